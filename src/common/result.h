@@ -92,8 +92,9 @@ inline Status okStatus() {
 }  // namespace podnet
 
 // Propagates an error to the caller: PODNET_TRY(wire(x)); or auto v = PODNET_TRY(parse(y));
+// (A GCC/Clang statement expression: the only way for a macro to both return and yield a value.)
 #define PODNET_TRY(expr)                                                            \
-  ({                                                                                \
+  __extension__({                                                                   \
     auto podnet_try_result_ = (expr);                                               \
     if (!podnet_try_result_.ok()) return std::move(podnet_try_result_).takeError(); \
     std::move(podnet_try_result_).value();                                          \
