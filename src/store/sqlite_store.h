@@ -1,0 +1,62 @@
+// SqliteStore: the embedded default store. One local database file, crash-safe, for a single
+// node; the same revision and transaction semantics as etcd, so code written against Store runs
+// unchanged on either backend.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "store/store.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace podnet::store {
+
+// RAII owners of SQLite handles: move-only, closed/finalized on destruction.
+struct SqliteCloser {
+  void operator()(sqlite3* db) const;
+};
+struct SqliteFinalizer {
+  void operator()(sqlite3_stmt* stmt) const;
+};
+using SqliteDb = std::unique_ptr<sqlite3, SqliteCloser>;
+using SqliteStatement = std::unique_ptr<sqlite3_stmt, SqliteFinalizer>;
+
+// A fresh file is at revision 0; the first write is revision 1.
+class SqliteStore final : public Store {
+ public:
+  // Creates the file and its missing parent directories (0700). Several processes may open the
+  // same file; within one process the store is thread-safe (one connection behind a mutex).
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
+
+  Result<std::optional<KeyValue>> get(const std::string& key) override;
+  Result<std::vector<KeyValue>> list(const std::string& prefix) override;
+  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& onSuccess,
+                        const std::vector<Op>& onFailure = {}) override;
+  Result<int64_t> revision() override;
+
+ private:
+  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+
+  Status init();
+  Result<SqliteStatement> prepare(const char* sql);
+  Status exec(const char* sql);
+  Error sqlError(const std::string& what) const;
+  Status stepDone(sqlite3_stmt* stmt, const char* what);
+  Result<std::optional<KeyValue>> readKey(const std::string& key);
+  Result<int64_t> readRevision();
+  Result<bool> holds(const Compare& compare);
+  // Applies ops inside the open transaction; returns whether anything was written.
+  Result<bool> apply(const std::vector<Op>& ops, int64_t revision);
+
+  std::string path_;
+  std::mutex mutex_;
+  SqliteDb db_;  // declared before the statements, so they are finalized first
+  SqliteStatement begin_, commit_, rollback_;
+  SqliteStatement get_, listRange_, listFrom_;
+  SqliteStatement put_, delete_, readRevision_, writeRevision_;
+};
+
+}  // namespace podnet::store
