@@ -1,0 +1,28 @@
+#include "netlink/sysctl.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/fd.h"
+
+namespace podnet::netlink {
+
+Status writeSysctl(const std::string& key, const std::string& value) {
+  std::string path = "/proc/sys/" + key;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    int err = errno;
+    return makeError(err == ENOENT ? Errc::kNotFound : Errc::kIo,
+                     "sysctl " + key + ": open: " + std::strerror(err));
+  }
+  if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+    return makeError(Errc::kIo,
+                     "sysctl " + key + " = " + value + ": write: " + std::strerror(errno));
+  }
+  return okStatus();
+}
+
+}  // namespace podnet::netlink
