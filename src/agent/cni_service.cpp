@@ -1,0 +1,310 @@
+#include "agent/cni_service.h"
+
+#include <ctime>
+#include <mutex>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "cni/config.h"
+#include "cni/env.h"
+#include "cni/result_codec.h"
+#include "netlink/link.h"
+
+namespace podnet::agent {
+namespace {
+
+cni::CniError cniError(int code, std::string msg, std::string details = "") {
+  return cni::CniError{code, std::move(msg), std::move(details)};
+}
+
+std::string argOr(const cni::Env& env, const char* key) {
+  auto it = env.args.find(key);
+  return it == env.args.end() ? std::string() : it->second;
+}
+
+std::string describe(const cni::Env& env, const cni::NetConf& conf) {
+  return "attachment " + conf.name + "/" + env.containerId + "/" + env.ifname;
+}
+
+}  // namespace
+
+CniService::CniService(store::Store& store, ipam::Allocator& allocator,
+                       dataplane::PodWiring& wiring, std::string nodeName, int defaultMtu)
+    : store_(store),
+      allocator_(allocator),
+      wiring_(wiring),
+      nodeName_(std::move(nodeName)),
+      defaultMtu_(defaultMtu) {}
+
+nlohmann::json CniService::handle(const nlohmann::json& request) {
+  auto fail = [](const cni::CniError& e) {
+    nlohmann::json err = {{"code", e.code}, {"msg", e.msg}};
+    if (!e.details.empty()) err["details"] = e.details;
+    return nlohmann::json{{"ok", false}, {"error", err}};
+  };
+  const std::string op = request.is_object() ? request.value("op", "") : "";
+  if (op == "pods") {
+    auto all = attachments();
+    if (!all) return fail(cniError(cni::kStoreFailure, all.error().message));
+    nlohmann::json pods = nlohmann::json::array();
+    for (const auto& a : *all) pods.push_back(toJson(a));
+    return {{"ok", true}, {"pods", pods}};
+  }
+  if (op != "cni") return fail(cniError(cni::kDecodeFailure, "unknown request op \"" + op + "\""));
+
+  auto env = cni::envFromJson(request.value("env", nlohmann::json::object()));
+  if (!env) return fail(cniError(cni::kInvalidEnvironment, env.error().message));
+  const auto& config = request.value("config", nlohmann::json::object());
+  auto conf = cni::parseNetConf(config.dump(), env->command);
+  if (!conf) return fail(cniError(cni::cniCodeForConfigError(conf.error()), conf.error().message));
+
+  Reply reply;
+  switch (env->command) {
+    case cni::Command::kAdd:
+      reply = add(*env, *conf);
+      break;
+    case cni::Command::kDel:
+      reply = del(*env, *conf);
+      break;
+    case cni::Command::kCheck:
+      reply = check(*env, *conf);
+      break;
+    case cni::Command::kGc:
+      reply = gc(*conf);
+      break;
+    case cni::Command::kStatus:
+      reply = status();
+      break;
+    case cni::Command::kVersion:
+      reply.error = cniError(cni::kInvalidEnvironment, "VERSION is answered by the plugin");
+      break;
+  }
+  if (reply.error) {
+    spdlog::warn("CNI {} {}/{}: code {}: {}", cni::commandName(env->command), env->containerId,
+                 env->ifname, reply.error->code, reply.error->msg);
+    return fail(*reply.error);
+  }
+  spdlog::info("CNI {} {}/{}: ok", cni::commandName(env->command), env->containerId, env->ifname);
+  nlohmann::json out = {{"ok", true}, {"result", nullptr}};
+  if (reply.result) out["result"] = cni::encodeResult(*reply.result, "1.1.0");
+  return out;
+}
+
+Result<std::optional<Attachment>> CniService::find(const std::string& key) {
+  auto kv = PODNET_TRY(store_.get(key));
+  if (!kv) return std::optional<Attachment>{};
+  auto a = attachmentFromJson(kv->value);
+  if (!a) return a.error().context("store key " + key);
+  return std::optional<Attachment>{std::move(*a)};
+}
+
+Result<std::vector<Attachment>> CniService::attachments() {
+  auto kvs = PODNET_TRY(store_.list(Attachment::kPrefix));
+  std::vector<Attachment> out;
+  out.reserve(kvs.size());
+  for (const auto& kv : kvs) {
+    auto a = attachmentFromJson(kv.value);
+    if (!a) return a.error().context("store key " + kv.key);
+    out.push_back(std::move(*a));
+  }
+  return out;
+}
+
+CniService::Reply CniService::add(const cni::Env& env, const cni::NetConf& conf) {
+  std::shared_lock lock(gcLock_);
+  Attachment a;
+  a.network = conf.name;
+  a.containerId = env.containerId;
+  a.ifname = env.ifname;
+  a.netns = env.netns;
+  a.podNamespace = argOr(env, "K8S_POD_NAMESPACE");
+  a.podName = argOr(env, "K8S_POD_NAME");
+  a.podUid = argOr(env, "K8S_POD_UID");
+  a.pool = allocator_.pool().config().name;
+  a.gateway = allocator_.pool().gateway();
+  a.hostVeth = dataplane::hostVethName(env.containerId, env.ifname);
+  a.mtu = conf.mtu.value_or(defaultMtu_);
+  a.node = nodeName_;
+  a.createdAt = static_cast<int64_t>(std::time(nullptr));
+
+  // Reserve the address and record the attachment as pending in one transaction: a crash after
+  // this point leaves a record that reconcile() or DEL cleans up, never an orphaned address.
+  auto ip = allocator_.allocate(a.owner(), {store::Compare::absent(a.key())},
+                                [&](Ipv4 chosen) -> std::vector<store::Op> {
+                                  Attachment pending = a;
+                                  pending.address = allocator_.pool().interfaceAddress(chosen);
+                                  return {store::Op::put(a.key(), toJson(pending).dump())};
+                                });
+  if (!ip) {
+    const Error& e = ip.error();
+    if (e.code == Errc::kAlreadyExists) {
+      auto existing = find(a.key());
+      std::string where;
+      if (existing && *existing) where = " with address " + (*existing)->address.str();
+      return {
+          {},
+          cniError(cni::kAttachmentExists, describe(env, conf) + " already exists" + where +
+                                               "; the runtime must DEL it before adding it again")};
+    }
+    if (e.code == Errc::kExhausted) return {{}, cniError(cni::kPoolExhausted, e.message)};
+    return {{}, cniError(cni::kStoreFailure, describe(env, conf) + ": " + e.message)};
+  }
+  a.address = allocator_.pool().interfaceAddress(*ip);
+
+  dataplane::PodNetwork net{a.containerId, a.ifname, a.netns, a.address, a.gateway, a.mtu};
+  auto wired = wiring_.attach(net);
+  if (!wired) {
+    // Nothing of this ADD may survive its failure: give the address back with the record.
+    if (auto st = allocator_.release(*ip, a.owner(), {store::Op::del(a.key())}); !st) {
+      spdlog::error("{}: releasing {} after a failed ADD: {}", describe(env, conf), ip->str(),
+                    st.error().message);
+    }
+    const Error& e = wired.error();
+    int code = e.code == Errc::kNotFound        ? cni::kInvalidEnvironment
+               : e.code == Errc::kAlreadyExists ? cni::kAttachmentExists
+                                                : cni::kDataplaneFailure;
+    std::string msg = e.code == Errc::kNotFound ? "CNI_NETNS " + env.netns + ": " + e.message
+                                                : describe(env, conf) + ": " + e.message;
+    return {{}, cniError(code, msg)};
+  }
+  a.hostMac = wired->hostMac;
+  a.podMac = wired->podMac;
+  a.state = Attachment::State::kReady;
+  auto committed =
+      store_.txn({store::Compare::valueIs(ipam::reservationKey(allocator_.pool(), *ip), a.owner())},
+                 {store::Op::put(a.key(), toJson(a).dump())});
+  if (!committed || !committed->succeeded) {
+    // The reservation vanished under us (a concurrent GC or DEL): undo the wiring.
+    (void)wiring_.detach(a.containerId, a.ifname);
+    std::string why = committed ? "the address reservation disappeared" : committed.error().message;
+    return {{}, cniError(cni::kStoreFailure, describe(env, conf) + ": " + why)};
+  }
+
+  cni::Result result;
+  result.interfaces.push_back({a.hostVeth, a.hostMac, a.mtu, ""});
+  result.interfaces.push_back({a.ifname, a.podMac, a.mtu, a.netns});
+  result.ips.push_back({a.address, a.gateway, 1});
+  result.routes.push_back({*Ipv4Prefix::parse("0.0.0.0/0"), a.gateway, {}, {}, {}, {}, {}});
+  result.dns = conf.dns;
+  return {result, {}};
+}
+
+Status CniService::remove(const Attachment& a) {
+  PODNET_TRY_STATUS(wiring_.detach(a.containerId, a.ifname));
+  return allocator_.release(a.address.addr, a.owner(), {store::Op::del(a.key())});
+}
+
+CniService::Reply CniService::del(const cni::Env& env, const cni::NetConf& conf) {
+  std::shared_lock lock(gcLock_);
+  auto found = find(Attachment::keyFor(conf.name, env.containerId, env.ifname));
+  if (!found)
+    return {{}, cniError(cni::kStoreFailure, describe(env, conf) + ": " + found.error().message)};
+  if (!*found) {
+    // Nothing recorded: DEL is idempotent, but still remove a veth a crashed ADD may have left.
+    if (auto st = wiring_.detach(env.containerId, env.ifname); !st) {
+      return {{},
+              cniError(cni::kDataplaneFailure, describe(env, conf) + ": " + st.error().message)};
+    }
+    return {};
+  }
+  if (auto st = remove(**found); !st) {
+    return {{}, cniError(cni::kDataplaneFailure, describe(env, conf) + ": " + st.error().message)};
+  }
+  return {};
+}
+
+CniService::Reply CniService::check(const cni::Env& env, const cni::NetConf& conf) {
+  std::shared_lock lock(gcLock_);
+  if (!conf.prevResult) {
+    return {{},
+            cniError(cni::kInvalidNetworkConfig,
+                     "CHECK needs prevResult (the result of the ADD) in the config")};
+  }
+  auto found = find(Attachment::keyFor(conf.name, env.containerId, env.ifname));
+  if (!found) return {{}, cniError(cni::kStoreFailure, found.error().message)};
+  if (!*found || (*found)->state != Attachment::State::kReady) {
+    return {{}, cniError(cni::kUnknownContainer, describe(env, conf) + " is not known to podnetd")};
+  }
+  const Attachment& a = **found;
+  bool listed = false;
+  for (const auto& ip : conf.prevResult->ips) listed = listed || ip.address == a.address;
+  if (!listed) {
+    return {{},
+            cniError(
+                cni::kAttachmentInvalid,
+                describe(env, conf) + ": prevResult does not list its address " + a.address.str())};
+  }
+  dataplane::PodNetwork net{a.containerId, a.ifname, env.netns, a.address, a.gateway, a.mtu};
+  dataplane::WiredPod wired{a.hostVeth, a.hostMac, a.podMac, a.mtu};
+  if (auto st = wiring_.check(net, wired); !st) {
+    return {{}, cniError(cni::kAttachmentInvalid, describe(env, conf) + ": " + st.error().message)};
+  }
+  return {};
+}
+
+CniService::Reply CniService::gc(const cni::NetConf& conf) {
+  std::unique_lock lock(gcLock_);
+  std::set<std::pair<std::string, std::string>> valid;
+  for (const auto& v : conf.validAttachments) valid.emplace(v.containerId, v.ifname);
+  auto all = attachments();
+  if (!all) return {{}, cniError(cni::kStoreFailure, all.error().message)};
+  std::vector<std::string> failures;
+  for (const auto& a : *all) {
+    if (a.network != conf.name || valid.count({a.containerId, a.ifname})) continue;
+    spdlog::info("GC: releasing {} ({})", a.owner(), a.address.str());
+    if (auto st = remove(a); !st) failures.push_back(a.owner() + ": " + st.error().message);
+  }
+  if (!failures.empty()) {
+    std::string msg = "GC could not remove " + std::to_string(failures.size()) + " attachment(s)";
+    std::string details;
+    for (const auto& f : failures) details += (details.empty() ? "" : "; ") + f;
+    return {{}, cniError(cni::kDataplaneFailure, msg, details)};
+  }
+  return {};
+}
+
+CniService::Reply CniService::status() {
+  auto used = allocator_.reservations();
+  if (!used) {
+    return {{}, cniError(cni::kPluginNotAvailable, "store unavailable: " + used.error().message)};
+  }
+  if (used->size() >= allocator_.pool().capacity()) {
+    return {{},
+            cniError(cni::kPluginNotAvailable,
+                     "pool " + allocator_.pool().config().name + " has no free address")};
+  }
+  return {};
+}
+
+Status CniService::reconcile() {
+  std::unique_lock lock(gcLock_);
+  auto all = PODNET_TRY(attachments());
+  std::set<std::string> owned;
+  size_t released = 0;
+  for (const auto& a : all) {
+    if (a.state == Attachment::State::kPending) {
+      // The ADD that wrote this never returned a result to the runtime: undo it.
+      spdlog::info("reconcile: releasing unfinished ADD {} ({})", a.owner(), a.address.str());
+      PODNET_TRY_STATUS(remove(a));
+      ++released;
+      continue;
+    }
+    owned.insert(a.hostVeth);
+  }
+  auto veths = PODNET_TRY(wiring_.listHostVeths());
+  auto nl = PODNET_TRY(netlink::Socket::open());
+  size_t removed = 0;
+  for (const auto& name : veths) {
+    if (owned.count(name)) continue;
+    // Deleting the host side removes the peer and every route through it.
+    spdlog::info("reconcile: removing veth {} that no attachment owns", name);
+    PODNET_TRY_STATUS(netlink::deleteLink(nl, name));
+    ++removed;
+  }
+  spdlog::info("reconcile: {} attachment(s) kept, {} unfinished released, {} stray veth(s) removed",
+               owned.size(), released, removed);
+  return okStatus();
+}
+
+}  // namespace podnet::agent

@@ -1,0 +1,60 @@
+// CniService: what podnetd does for each CNI command the plugin forwards. It owns the order of
+// operations that makes a crash at any point recoverable: reserve the address and write a pending
+// record in one store transaction, wire the kernel, then mark the record ready.
+#pragma once
+
+#include <optional>
+#include <shared_mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/attachment.h"
+#include "cni/types.h"
+#include "dataplane/pod_wiring.h"
+#include "ipam/allocator.h"
+#include "store/store.h"
+
+namespace podnet::agent {
+
+class CniService {
+ public:
+  CniService(store::Store& store, ipam::Allocator& allocator, dataplane::PodWiring& wiring,
+             std::string nodeName, int defaultMtu);
+
+  // The RPC entry point: {"op":"cni",...} and {"op":"pods"}; see docs/architecture.md.
+  nlohmann::json handle(const nlohmann::json& request);
+
+  // After a restart: releases attachments whose ADD never finished and removes podnet veths that
+  // no attachment owns. Ready attachments and their traffic are left untouched.
+  Status reconcile();
+
+  Result<std::vector<Attachment>> attachments();
+
+ private:
+  struct Reply {
+    std::optional<cni::Result> result;
+    std::optional<cni::CniError> error;
+  };
+
+  Reply add(const cni::Env&, const cni::NetConf&);
+  Reply del(const cni::Env&, const cni::NetConf&);
+  Reply check(const cni::Env&, const cni::NetConf&);
+  Reply gc(const cni::NetConf&);
+  Reply status();
+
+  Result<std::optional<Attachment>> find(const std::string& key);
+  // Unwires and releases one attachment; idempotent.
+  Status remove(const Attachment&);
+
+  store::Store& store_;
+  ipam::Allocator& allocator_;
+  dataplane::PodWiring& wiring_;
+  std::string nodeName_;
+  int defaultMtu_;
+  // ADD/DEL/CHECK share the lock; GC and reconcile take it alone, so they never judge an
+  // attachment that an in-flight ADD is still creating.
+  std::shared_mutex gcLock_;
+};
+
+}  // namespace podnet::agent

@@ -1,0 +1,58 @@
+#include "ctl/app.h"
+
+#include <CLI/CLI.hpp>
+#include <ctime>
+#include <iostream>
+
+#include "cni/plugin.h"
+#include "ctl/pods_view.h"
+#include "rpc/unix_socket.h"
+
+namespace podnet::ctl {
+namespace {
+
+int getPods(const std::string& socket, const std::string& output) {
+  auto reply = rpc::call(socket, {{"op", "pods"}});
+  if (!reply) {
+    std::cerr << "podnetctl: cannot reach podnetd: " << reply.error().message
+              << "\n(is podnetd running? use --socket to point at another agent)\n";
+    return 1;
+  }
+  if (!reply->value("ok", false)) {
+    std::cerr << "podnetctl: podnetd: " << (*reply)["error"].value("msg", "unknown error") << "\n";
+    return 1;
+  }
+  OutputFormat format = output == "json"   ? OutputFormat::kJson
+                        : output == "wide" ? OutputFormat::kWide
+                                           : OutputFormat::kTable;
+  std::cout << renderPods((*reply)["pods"], format, static_cast<int64_t>(std::time(nullptr)));
+  return 0;
+}
+
+}  // namespace
+
+int runCtl(int argc, char** argv) {
+  CLI::App app{"podnetctl: inspect and drive podnet."};
+  app.require_subcommand(1);
+  std::string socket = cni::kDefaultSocket;
+  app.add_option("--socket", socket, "podnetd's unix socket")->capture_default_str();
+
+  auto* get = app.add_subcommand("get", "List resources");
+  get->require_subcommand(1);
+  std::string output = "table";
+  auto* pods = get->add_subcommand("pods", "Pods wired by this node's agent");
+  pods->alias("pod");
+  pods->add_option("-o,--output", output, "table, wide or json")
+      ->check(CLI::IsMember({"table", "wide", "json"}))
+      ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (*pods) return getPods(socket, output);
+  return 0;
+}
+
+}  // namespace podnet::ctl
