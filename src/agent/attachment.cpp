@@ -2,6 +2,18 @@
 
 namespace podnet::agent {
 
+const char* stateName(Attachment::State state) {
+  switch (state) {
+    case Attachment::State::kPending:
+      return "pending";
+    case Attachment::State::kReady:
+      return "ready";
+    case Attachment::State::kReleasing:
+      return "releasing";
+  }
+  return "pending";
+}
+
 nlohmann::json toJson(const Attachment& a) {
   return {
       {"network", a.network},
@@ -20,7 +32,7 @@ nlohmann::json toJson(const Attachment& a) {
       {"mtu", a.mtu},
       {"node", a.node},
       {"createdAt", a.createdAt},
-      {"state", a.state == Attachment::State::kReady ? "ready" : "pending"},
+      {"state", stateName(a.state)},
   };
 }
 
@@ -45,8 +57,10 @@ Result<Attachment> attachmentFromJson(const std::string& text) {
     a.mtu = j.value("mtu", 0);
     a.node = j.value("node", "");
     a.createdAt = j.value("createdAt", int64_t{0});
-    a.state =
-        j.value("state", "") == "ready" ? Attachment::State::kReady : Attachment::State::kPending;
+    const std::string state = j.value("state", "");
+    a.state = state == "ready"       ? Attachment::State::kReady
+              : state == "releasing" ? Attachment::State::kReleasing
+                                     : Attachment::State::kPending;
     return a;
   } catch (const nlohmann::json::exception& e) {
     return makeError(Errc::kDecode, std::string("attachment record: ") + e.what());

@@ -13,7 +13,9 @@
 namespace podnet::agent {
 
 struct Attachment {
-  enum class State { kPending, kReady };  // pending: address reserved, wiring not finished
+  // pending: address reserved, wiring not finished. ready: the runtime got its result.
+  // releasing: DEL answered; the veth is being removed, the address is still held until it is.
+  enum class State { kPending, kReady, kReleasing };
 
   std::string network;
   std::string containerId;
@@ -43,6 +45,7 @@ struct Attachment {
   static constexpr const char* kPrefix = "/podnet/attachments/";
 };
 
+const char* stateName(Attachment::State);
 nlohmann::json toJson(const Attachment&);
 Result<Attachment> attachmentFromJson(const std::string& text);
 

@@ -35,7 +35,50 @@ CniService::CniService(store::Store& store, ipam::Allocator& allocator,
       allocator_(allocator),
       wiring_(wiring),
       nodeName_(std::move(nodeName)),
-      defaultMtu_(defaultMtu) {}
+      defaultMtu_(defaultMtu),
+      teardownThread_([this] { teardownLoop(); }) {}
+
+CniService::~CniService() {
+  {
+    std::lock_guard guard(teardownMutex_);
+    stopping_ = true;
+  }
+  teardownCv_.notify_all();
+  teardownThread_.join();
+}
+
+void CniService::queueTeardown(const Attachment& a) {
+  {
+    std::lock_guard guard(teardownMutex_);
+    if (!tearingDown_.insert(a.key()).second) return;  // already queued
+    teardownQueue_.push_back(a);
+  }
+  teardownCv_.notify_all();
+}
+
+bool CniService::awaitTeardown(const std::string& key) {
+  std::unique_lock guard(teardownMutex_);
+  return teardownCv_.wait_for(guard, std::chrono::seconds(30),
+                              [&] { return tearingDown_.count(key) == 0; });
+}
+
+void CniService::teardownLoop() {
+  std::unique_lock guard(teardownMutex_);
+  while (true) {
+    teardownCv_.wait(guard, [&] { return stopping_ || !teardownQueue_.empty(); });
+    if (teardownQueue_.empty()) return;  // stopping, and everything queued is done
+    Attachment a = std::move(teardownQueue_.front());
+    teardownQueue_.pop_front();
+    guard.unlock();
+    // On failure the record stays "releasing": the next DEL, GC or restart retries it.
+    if (auto st = remove(a); !st) {
+      spdlog::error("teardown of {}: {}", a.owner(), st.error().message);
+    }
+    guard.lock();
+    tearingDown_.erase(a.key());
+    teardownCv_.notify_all();
+  }
+}
 
 nlohmann::json CniService::handle(const nlohmann::json& request) {
   auto fail = [](const cni::CniError& e) {
@@ -130,12 +173,24 @@ CniService::Reply CniService::add(const cni::Env& env, const cni::NetConf& conf)
 
   // Reserve the address and record the attachment as pending in one transaction: a crash after
   // this point leaves a record that reconcile() or DEL cleans up, never an orphaned address.
-  auto ip = allocator_.allocate(a.owner(), {store::Compare::absent(a.key())},
-                                [&](Ipv4 chosen) -> std::vector<store::Op> {
-                                  Attachment pending = a;
-                                  pending.address = allocator_.pool().interfaceAddress(chosen);
-                                  return {store::Op::put(a.key(), toJson(pending).dump())};
-                                });
+  auto reserve = [&] {
+    return allocator_.allocate(a.owner(), {store::Compare::absent(a.key())},
+                               [&](Ipv4 chosen) -> std::vector<store::Op> {
+                                 Attachment pending = a;
+                                 pending.address = allocator_.pool().interfaceAddress(chosen);
+                                 return {store::Op::put(a.key(), toJson(pending).dump())};
+                               });
+  };
+  auto ip = reserve();
+  if (!ip && ip.error().code == Errc::kAlreadyExists) {
+    // The same attachment may have just been DELeted and still be tearing down: that is not a
+    // duplicate, so wait for it and try once more.
+    auto existing = find(a.key());
+    if (existing && *existing && (*existing)->state == Attachment::State::kReleasing) {
+      queueTeardown(**existing);
+      if (awaitTeardown(a.key())) ip = reserve();
+    }
+  }
   if (!ip) {
     const Error& e = ip.error();
     if (e.code == Errc::kAlreadyExists) {
@@ -208,9 +263,17 @@ CniService::Reply CniService::del(const cni::Env& env, const cni::NetConf& conf)
     }
     return {};
   }
-  if (auto st = remove(**found); !st) {
-    return {{}, cniError(cni::kDataplaneFailure, describe(env, conf) + ": " + st.error().message)};
+  Attachment releasing = **found;
+  if (releasing.state != Attachment::State::kReleasing) {
+    // Durable before answering: after a crash, reconcile finishes what the runtime thinks is gone.
+    releasing.state = Attachment::State::kReleasing;
+    auto marked = store_.txn({}, {store::Op::put(releasing.key(), toJson(releasing).dump())});
+    if (!marked) {
+      return {{},
+              cniError(cni::kStoreFailure, describe(env, conf) + ": " + marked.error().message)};
+    }
   }
+  queueTeardown(releasing);
   return {};
 }
 
@@ -252,6 +315,7 @@ CniService::Reply CniService::gc(const cni::NetConf& conf) {
   std::vector<std::string> failures;
   for (const auto& a : *all) {
     if (a.network != conf.name || valid.count({a.containerId, a.ifname})) continue;
+    if (a.state == Attachment::State::kReleasing) continue;  // the teardown thread has it
     spdlog::info("GC: releasing {} ({})", a.owner(), a.address.str());
     if (auto st = remove(a); !st) failures.push_back(a.owner() + ": " + st.error().message);
   }
@@ -283,9 +347,11 @@ Status CniService::reconcile() {
   std::set<std::string> owned;
   size_t released = 0;
   for (const auto& a : all) {
-    if (a.state == Attachment::State::kPending) {
-      // The ADD that wrote this never returned a result to the runtime: undo it.
-      spdlog::info("reconcile: releasing unfinished ADD {} ({})", a.owner(), a.address.str());
+    if (a.state != Attachment::State::kReady) {
+      // Pending: the ADD never returned a result to the runtime. Releasing: DEL was answered
+      // but its teardown did not finish. Either way the runtime holds nothing: undo it.
+      spdlog::info("reconcile: finishing {} {} ({})", stateName(a.state), a.owner(),
+                   a.address.str());
       PODNET_TRY_STATUS(remove(a));
       ++released;
       continue;
@@ -302,7 +368,7 @@ Status CniService::reconcile() {
     PODNET_TRY_STATUS(netlink::deleteLink(nl, name));
     ++removed;
   }
-  spdlog::info("reconcile: {} attachment(s) kept, {} unfinished released, {} stray veth(s) removed",
+  spdlog::info("reconcile: {} attachment(s) kept, {} unfinished removed, {} stray veth(s) removed",
                owned.size(), released, removed);
   return okStatus();
 }

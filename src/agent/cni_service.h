@@ -3,9 +3,13 @@
 // record in one store transaction, wire the kernel, then mark the record ready.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +25,10 @@ class CniService {
  public:
   CniService(store::Store& store, ipam::Allocator& allocator, dataplane::PodWiring& wiring,
              std::string nodeName, int defaultMtu);
+  // Finishes every queued teardown before returning.
+  ~CniService();
+  CniService(const CniService&) = delete;
+  CniService& operator=(const CniService&) = delete;
 
   // The RPC entry point: {"op":"cni",...} and {"op":"pods"}; see docs/architecture.md.
   nlohmann::json handle(const nlohmann::json& request);
@@ -47,6 +55,14 @@ class CniService {
   // Unwires and releases one attachment; idempotent.
   Status remove(const Attachment&);
 
+  // DEL answers as soon as the attachment is durably marked releasing; removing a veth costs the
+  // kernel tens of milliseconds of RCU grace periods, so that and the address release happen on
+  // teardownThread_. The address stays reserved until the veth is gone.
+  void queueTeardown(const Attachment&);
+  // Waits until a queued teardown of key has finished (an ADD that reuses the attachment).
+  bool awaitTeardown(const std::string& key);
+  void teardownLoop();
+
   store::Store& store_;
   ipam::Allocator& allocator_;
   dataplane::PodWiring& wiring_;
@@ -55,6 +71,13 @@ class CniService {
   // ADD/DEL/CHECK share the lock; GC and reconcile take it alone, so they never judge an
   // attachment that an in-flight ADD is still creating.
   std::shared_mutex gcLock_;
+
+  std::mutex teardownMutex_;
+  std::condition_variable teardownCv_;  // new work, finished work, or stopping
+  std::deque<Attachment> teardownQueue_;
+  std::set<std::string> tearingDown_;  // keys queued or in progress
+  bool stopping_ = false;
+  std::thread teardownThread_;  // last: starts after everything it uses exists
 };
 
 }  // namespace podnet::agent

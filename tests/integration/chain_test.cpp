@@ -65,7 +65,7 @@ TEST(ChainTest, TuningAndPortmapWorkOnPodnetsResult) {
   ASSERT_TRUE(rt.del(*list, serverConf).ok());
   ASSERT_TRUE(rt.del(*list, clientConf).ok());
   EXPECT_EQ(node.exec("iptables-save -t nat").out.find(serverIp), std::string::npos);
-  EXPECT_TRUE(podnetVeths(node).empty());
+  EXPECT_TRUE(eventually([&] { return podnetVeths(node).empty(); }));
   EXPECT_EQ(server.exec("ip link show eth0").status, 1);
 }
 

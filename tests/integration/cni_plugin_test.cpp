@@ -121,14 +121,28 @@ TEST_F(CniPluginTest, DelRemovesEverythingAndIsIdempotent) {
   auto d = del(a, "ctr-del");
   EXPECT_EQ(d.exitCode, 0) << d.out;
   EXPECT_EQ(d.out, "");
+  // DEL answers once the attachment is marked releasing; the kernel removes the veth right after.
+  EXPECT_TRUE(eventually([&] { return pods().empty(); })) << pods().dump();
   EXPECT_TRUE(podnetVeths(*node_).empty());
   EXPECT_EQ(a.exec("ip link show eth0").status, 1) << "pod interface survived DEL";
   EXPECT_EQ(node_->exec("ip route show " + ip).out, "");
-  EXPECT_TRUE(pods().empty());
   EXPECT_FALSE(node_->ping(ip));
 
   auto again = del(a, "ctr-del");
   EXPECT_EQ(again.exitCode, 0) << again.out;
+}
+
+TEST_F(CniPluginTest, AddRightAfterDelOfTheSameAttachmentSucceeds) {
+  auto& a = newPod();
+  ASSERT_EQ(add(a, "ctr-again").exitCode, 0);
+  ASSERT_EQ(del(a, "ctr-again").exitCode, 0);
+  auto again = add(a, "ctr-again");
+  ASSERT_EQ(again.exitCode, 0) << again.out;
+  EXPECT_TRUE(a.ping("10.244.0.1"));
+  EXPECT_TRUE(node_->ping(ipOf(again)));
+  auto list = pods();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["state"], "ready");
 }
 
 TEST_F(CniPluginTest, DelSucceedsWhenTheNetnsIsAlreadyGone) {
@@ -138,7 +152,7 @@ TEST_F(CniPluginTest, DelSucceedsWhenTheNetnsIsAlreadyGone) {
   pods_.clear();  // the runtime removed the sandbox before calling DEL
   auto d = runCni(cniEnv("DEL", "ctr-gone", path), netconf(agent_->socket()));
   EXPECT_EQ(d.exitCode, 0) << d.out;
-  EXPECT_TRUE(pods().empty());
+  EXPECT_TRUE(eventually([&] { return pods().empty(); })) << pods().dump();
   EXPECT_TRUE(podnetVeths(*node_).empty());
   // DEL without CNI_NETNS at all is allowed too.
   auto d2 = runCni(cniEnv("DEL", "ctr-gone", ""), netconf(agent_->socket()));

@@ -69,8 +69,12 @@ TEST(CrashTest, KillDuringConcurrentAddsLeavesNoDuplicateNoLeakAndWorkingPods) {
   }
 
   // The store holds exactly the successful attachments, and the kernel exactly their veths.
-  auto list = nlohmann::json::parse(
-      sh(podnetctlBinary() + " --socket " + agent.socket() + " get pods -o json").out)["pods"];
+  auto listPods = [&] {
+    return nlohmann::json::parse(
+        sh(podnetctlBinary() + " --socket " + agent.socket() + " get pods -o json").out)["pods"];
+  };
+  EXPECT_TRUE(eventually([&] { return static_cast<int>(listPods().size()) == succeeded; }));
+  auto list = listPods();
   EXPECT_EQ(static_cast<int>(list.size()), succeeded);
   for (const auto& p : list) EXPECT_TRUE(addresses.count(p["address"])) << p.dump();
   EXPECT_EQ(static_cast<int>(podnetVeths(node).size()), succeeded);

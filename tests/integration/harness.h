@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -95,6 +96,11 @@ std::map<std::string, std::string> cniEnv(const std::string& command,
                                           const std::string& args = "");
 std::string netconf(const std::string& socket, const std::string& version = "1.1.0",
                     const nlohmann::json& extra = nlohmann::json::object());
+
+// Polls cond until it holds or 20 s pass; returns whether it held. For effects that podnetd
+// finishes in the background (the kernel's veth removal after DEL). Not a timing assertion: the
+// bound is far above any expected delay.
+bool eventually(const std::function<bool()>& cond);
 
 // Host-side podnet veths in a node namespace.
 std::vector<std::string> podnetVeths(const TestNetns& node);
