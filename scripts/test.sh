@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: install, build, then
+#   1. the tests under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   2. the fuzz targets, briefly,
+#   3. the tests on the normal build (its ctest summary is the last thing printed).
+# Needs root: kernel tests create throwaway network namespaces.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "scripts/test.sh must run as root (kernel tests create network namespaces)" >&2
+  exit 1
+fi
+scripts/install-deps.sh
+
+echo "== sanitizer build (ASan + UBSan)"
+scripts/build.sh build-asan -DPODNET_SANITIZE=ON -DPODNET_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j2 --timeout 600
+
+echo "== fuzz targets"
+CC=clang CXX=clang++ scripts/build.sh build-fuzz -DPODNET_FUZZ=ON -DPODNET_TESTS=OFF \
+  -DPODNET_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+for target in build-fuzz/fuzz/fuzz_*; do
+  [ -x "$target" ] || continue
+  name=$(basename "$target")
+  corpus=$(mktemp -d)  # a scratch copy: the checked-in seeds stay as they are
+  cp "fuzz/corpus/${name#fuzz_}"/* "$corpus"/ 2>/dev/null || true
+  echo "-- $name (30 s)"
+  "$target" -max_total_time=30 -print_final_stats=1 "$corpus" 2>&1 | tail -3
+  rm -rf "$corpus"
+done
+
+echo "== tests"
+scripts/build.sh build
+ctest --test-dir build --output-on-failure -j2 --timeout 600
