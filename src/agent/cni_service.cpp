@@ -319,6 +319,7 @@ CniService::Reply CniService::gc(const cni::NetConf& conf) {
     spdlog::info("GC: releasing {} ({})", a.owner(), a.address.str());
     if (auto st = remove(a); !st) failures.push_back(a.owner() + ": " + st.error().message);
   }
+  if (auto stray = removeStrayVeths(); !stray) failures.push_back(stray.error().message);
   if (!failures.empty()) {
     std::string msg = "GC could not remove " + std::to_string(failures.size()) + " attachment(s)";
     std::string details;
@@ -344,7 +345,7 @@ CniService::Reply CniService::status() {
 Status CniService::reconcile() {
   std::unique_lock lock(gcLock_);
   auto all = PODNET_TRY(attachments());
-  std::set<std::string> owned;
+  size_t kept = 0;
   size_t released = 0;
   for (const auto& a : all) {
     if (a.state != Attachment::State::kReady) {
@@ -356,21 +357,27 @@ Status CniService::reconcile() {
       ++released;
       continue;
     }
-    owned.insert(a.hostVeth);
+    ++kept;
   }
-  auto veths = PODNET_TRY(wiring_.listHostVeths());
+  size_t removed = PODNET_TRY(removeStrayVeths());
+  spdlog::info("reconcile: {} attachment(s) kept, {} unfinished removed, {} stray veth(s) removed",
+               kept, released, removed);
+  return okStatus();
+}
+
+Result<size_t> CniService::removeStrayVeths() {
+  std::set<std::string> owned;
+  for (const auto& a : PODNET_TRY(attachments())) owned.insert(a.hostVeth);
   auto nl = PODNET_TRY(netlink::Socket::open());
   size_t removed = 0;
-  for (const auto& name : veths) {
+  for (const auto& name : PODNET_TRY(wiring_.listHostVeths())) {
     if (owned.count(name)) continue;
     // Deleting the host side removes the peer and every route through it.
-    spdlog::info("reconcile: removing veth {} that no attachment owns", name);
+    spdlog::info("removing veth {} that no attachment owns", name);
     PODNET_TRY_STATUS(netlink::deleteLink(nl, name));
     ++removed;
   }
-  spdlog::info("reconcile: {} attachment(s) kept, {} unfinished removed, {} stray veth(s) removed",
-               owned.size(), released, removed);
-  return okStatus();
+  return removed;
 }
 
 }  // namespace podnet::agent

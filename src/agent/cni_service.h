@@ -54,6 +54,9 @@ class CniService {
   Result<std::optional<Attachment>> find(const std::string& key);
   // Unwires and releases one attachment; idempotent.
   Status remove(const Attachment&);
+  // Deletes every podnet veth that no attachment record owns (left by a crash between the kernel
+  // and the store, or by hand); returns how many. Callers hold gcLock_ exclusively.
+  Result<size_t> removeStrayVeths();
 
   // DEL answers as soon as the attachment is durably marked releasing; removing a veth costs the
   // kernel tens of milliseconds of RCU grace periods, so that and the address release happen on

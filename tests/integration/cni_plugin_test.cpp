@@ -291,6 +291,11 @@ TEST_F(CniPluginTest, GcReleasesEveryAttachmentThatIsNotValid) {
   ASSERT_EQ(add(c, "ctr-stale2").exitCode, 0);
   ASSERT_EQ(pods().size(), 3u);
 
+  // A podnet-named veth that no attachment owns (left by a crash, or by hand) is a device GC
+  // must remove too.
+  ASSERT_EQ(node_->exec("ip link add pn00000000dead type veth peer name stray0").status, 0);
+  ASSERT_EQ(podnetVeths(*node_).size(), 4u);
+
   nlohmann::json conf = nlohmann::json::parse(netconf(agent_->socket()));
   conf["cni.dev/valid-attachments"] = {{{"containerID", "ctr-keep"}, {"ifname", "eth0"}}};
   auto gc = runCni({{"CNI_COMMAND", "GC"}, {"CNI_PATH", "/usr/lib/cni"}}, conf.dump());
