@@ -7,6 +7,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "store/key_range.h"
+
 namespace podnet::store {
 
 namespace {
@@ -42,15 +44,6 @@ std::string columnText(sqlite3_stmt* stmt, int column) {
 KeyValue readRow(sqlite3_stmt* stmt) {
   return KeyValue{columnText(stmt, 0), columnText(stmt, 1), sqlite3_column_int64(stmt, 2),
                   sqlite3_column_int64(stmt, 3)};
-}
-
-// The smallest string greater than every string that starts with prefix, or "" when there is
-// none (prefix empty or all 0xff). Keys compare bytewise (BINARY collation), so
-// key >= prefix AND key < successor selects exactly the prefix, with no LIKE wildcards to escape.
-std::string prefixSuccessor(std::string prefix) {
-  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
-  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
-  return prefix;
 }
 
 Status createParentDirectories(const std::string& path) {
@@ -141,12 +134,14 @@ Status SqliteStore::init() {
               " ORDER BY key"));
   listFrom_ = PODNET_TRY(
       prepare("SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 ORDER BY key"));
-  put_ = PODNET_TRY(prepare(
-      "INSERT INTO kv (key, value, create_rev, mod_rev) VALUES (?1, ?2, ?3, ?3)"
-      " ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev"));
+  put_ = PODNET_TRY(
+      prepare("INSERT INTO kv (key, value, create_rev, mod_rev) VALUES (?1, ?2, ?3, ?3)"
+              " ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev"
+              " RETURNING create_rev"));
   delete_ = PODNET_TRY(prepare("DELETE FROM kv WHERE key = ?1"));
   readRevision_ = PODNET_TRY(prepare("SELECT value FROM meta WHERE name = 'revision'"));
   writeRevision_ = PODNET_TRY(prepare("UPDATE meta SET value = ?1 WHERE name = 'revision'"));
+  hub_ = std::make_shared<WatchHub>(path_, PODNET_TRY(readRevision()), kWatchHistory);
   return okStatus();
 }
 
@@ -199,7 +194,25 @@ Result<std::optional<KeyValue>> SqliteStore::get(const std::string& key) {
 
 Result<std::vector<KeyValue>> SqliteStore::list(const std::string& prefix) {
   std::lock_guard lock(mutex_);
-  std::string end = prefixSuccessor(prefix);
+  return readPrefix(prefix);
+}
+
+Result<Listing> SqliteStore::listWithRevision(const std::string& prefix) {
+  std::lock_guard lock(mutex_);
+  // Writes by this object hold mutex_; a deferred read transaction keeps other connections'
+  // commits out between the two reads.
+  PODNET_TRY_STATUS(exec("BEGIN"));
+  auto kvs = readPrefix(prefix);
+  auto revision = kvs ? readRevision() : Result<int64_t>(kvs.error());
+  PODNET_TRY_STATUS(exec("COMMIT"));
+  if (!revision) return std::move(revision).takeError();
+  return Listing{std::move(kvs).value(), *revision};
+}
+
+Result<std::vector<KeyValue>> SqliteStore::readPrefix(const std::string& prefix) {
+  // key >= prefix AND key < end selects exactly the prefix (keys compare bytewise, BINARY
+  // collation), with no LIKE wildcards to escape.
+  std::string end = prefixEnd(prefix);
   sqlite3_stmt* stmt = end.empty() ? listFrom_.get() : listRange_.get();
   StatementUse use(stmt);
   bindText(stmt, 1, prefix);
@@ -229,36 +242,47 @@ Result<bool> SqliteStore::holds(const Compare& compare) {
   return false;
 }
 
-Result<bool> SqliteStore::apply(const std::vector<Op>& ops, int64_t revision) {
-  bool wrote = false;
+Result<std::vector<WatchEvent>> SqliteStore::apply(const std::vector<Op>& ops, int64_t revision) {
+  std::vector<WatchEvent> written;
   for (const Op& op : ops) {
     if (op.kind == Op::Kind::kPut) {
       StatementUse use(put_.get());
       bindText(put_.get(), 1, op.key);
       bindText(put_.get(), 2, op.value);
       sqlite3_bind_int64(put_.get(), 3, revision);
+      if (sqlite3_step(put_.get()) != SQLITE_ROW) return sqlError("put " + op.key);
+      int64_t created = sqlite3_column_int64(put_.get(), 0);
       if (sqlite3_step(put_.get()) != SQLITE_DONE) return sqlError("put " + op.key);
-      wrote = true;
+      written.push_back({WatchEvent::Type::kPut, {op.key, op.value, created, revision}});
     } else {
       StatementUse use(delete_.get());
       bindText(delete_.get(), 1, op.key);
       if (sqlite3_step(delete_.get()) != SQLITE_DONE) return sqlError("delete " + op.key);
       // Deleting an absent key is not a write (etcd does not bump the revision for it either).
-      wrote = wrote || sqlite3_changes(db_.get()) > 0;
+      if (sqlite3_changes(db_.get()) > 0) {
+        written.push_back({WatchEvent::Type::kDelete, {op.key, {}, 0, revision}});
+      }
     }
   }
-  return wrote;
+  return written;
 }
 
 Result<TxnResult> SqliteStore::txn(const std::vector<Compare>& compares,
                                    const std::vector<Op>& onSuccess,
                                    const std::vector<Op>& onFailure) {
+  for (const auto* ops : {&onSuccess, &onFailure}) {
+    for (const Op& op : *ops) {
+      if (op.lease != 0) return leasesUnsupported().context("put " + op.key);
+    }
+  }
   std::lock_guard lock(mutex_);
   // IMMEDIATE takes the write lock up front, so the compares and the writes see one state even
   // when another process shares the file.
   PODNET_TRY_STATUS(stepDone(begin_.get(), "BEGIN"));
+  int64_t current = 0;
+  std::vector<WatchEvent> written;
   auto result = [&]() -> Result<TxnResult> {
-    int64_t current = PODNET_TRY(readRevision());
+    current = PODNET_TRY(readRevision());
     bool succeeded = true;
     for (const Compare& compare : compares) {
       if (!PODNET_TRY(holds(compare))) {
@@ -267,8 +291,8 @@ Result<TxnResult> SqliteStore::txn(const std::vector<Compare>& compares,
       }
     }
     // Every write of the transaction gets the next revision; it is only kept if one happened.
-    bool wrote = PODNET_TRY(apply(succeeded ? onSuccess : onFailure, current + 1));
-    if (!wrote) return TxnResult{succeeded, current};
+    written = PODNET_TRY(apply(succeeded ? onSuccess : onFailure, current + 1));
+    if (written.empty()) return TxnResult{succeeded, current};
     StatementUse use(writeRevision_.get());
     sqlite3_bind_int64(writeRevision_.get(), 1, current + 1);
     if (sqlite3_step(writeRevision_.get()) != SQLITE_DONE) return sqlError("write revision");
@@ -276,7 +300,11 @@ Result<TxnResult> SqliteStore::txn(const std::vector<Compare>& compares,
   }();
   if (result) {
     auto committed = stepDone(commit_.get(), "COMMIT");
-    if (committed) return result;
+    if (committed) {
+      // Still under mutex_, so watches see transactions in revision order.
+      if (!written.empty()) hub_->publish(current, std::move(written));
+      return result;
+    }
     result = std::move(committed).takeError();
   }
   // SQLite rolls back by itself after some errors (I/O, full disk); only roll back what is open.
@@ -285,6 +313,31 @@ Result<TxnResult> SqliteStore::txn(const std::vector<Compare>& compares,
     sqlite3_step(rollback_.get());
   }
   return result;
+}
+
+Result<std::unique_ptr<Watch>> SqliteStore::watch(
+    const std::string& prefix, int64_t afterRevision,
+    std::function<void(const std::vector<WatchEvent>&)> onEvents,
+    std::function<void(const Error&)> onError) {
+  return hub_->watch(prefix, afterRevision, std::move(onEvents), std::move(onError));
+}
+
+Error SqliteStore::leasesUnsupported() const {
+  return makeError(
+      Errc::kUnsupported,
+      "store " + path_ + ": leases need the etcd backend (the embedded store serves one node)");
+}
+
+Result<int64_t> SqliteStore::grantLease(std::chrono::seconds) {
+  return leasesUnsupported();
+}
+
+Status SqliteStore::keepAlive(int64_t) {
+  return leasesUnsupported();
+}
+
+Status SqliteStore::revokeLease(int64_t) {
+  return leasesUnsupported();
 }
 
 }  // namespace podnet::store

@@ -3,12 +3,37 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <thread>
-
+#include "store/event_log.h"
+#include "store/store_backend.h"
 #include "store/temp_dir.h"
 
 namespace podnet::store {
 namespace {
+
+using podnet::testing::describe;
+using podnet::testing::EventLog;
+using podnet::testing::StoreSemanticsTest;
+using podnet::testing::WatchSemanticsTest;
+using Strings = std::vector<std::string>;
+
+class SqliteBackend final : public podnet::testing::StoreBackend {
+ public:
+  std::unique_ptr<Store> connect() override {
+    auto opened = SqliteStore::open(dir_.path() + "/podnet.db");
+    EXPECT_TRUE(opened.ok()) << opened.error().message;
+    return opened ? std::move(opened).value() : nullptr;
+  }
+
+ private:
+  testing::TempDir dir_;
+};
+
+const podnet::testing::BackendParam kSqlite{"sqlite",
+                                            [] { return std::make_unique<SqliteBackend>(); }};
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreSemanticsTest, ::testing::Values(kSqlite),
+                         podnet::testing::backendName);
+INSTANTIATE_TEST_SUITE_P(Sqlite, WatchSemanticsTest, ::testing::Values(kSqlite),
+                         podnet::testing::backendName);
 
 class SqliteStoreTest : public ::testing::Test {
  protected:
@@ -26,14 +51,6 @@ class SqliteStoreTest : public ::testing::Test {
     return r ? r->revision : -1;
   }
 
-  std::vector<std::string> keys(const std::string& prefix) {
-    auto listed = store_->list(prefix);
-    EXPECT_TRUE(listed.ok());
-    std::vector<std::string> out;
-    for (const KeyValue& kv : *listed) out.push_back(kv.key);
-    return out;
-  }
-
   testing::TempDir dir_;
   std::string path_ = dir_.path() + "/state/podnet/podnet.db";
   std::unique_ptr<SqliteStore> store_;
@@ -44,156 +61,6 @@ TEST_F(SqliteStoreTest, CreatesPrivateParentDirectories) {
   ASSERT_EQ(::stat((dir_.path() + "/state/podnet").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   ASSERT_EQ(::stat(path_.c_str(), &st), 0);
-}
-
-TEST_F(SqliteStoreTest, PutThenGet) {
-  put("/a", "one");
-  auto got = store_->get("/a");
-  ASSERT_TRUE(got.ok());
-  ASSERT_TRUE(got->has_value());
-  EXPECT_EQ((*got)->value, "one");
-  auto missing = store_->get("/b");
-  ASSERT_TRUE(missing.ok());
-  EXPECT_FALSE(missing->has_value());
-}
-
-TEST_F(SqliteStoreTest, KeepsArbitraryBytes) {
-  std::string value("\0\xff\x01 binary", 10);
-  put("/bin", value);
-  auto got = store_->get("/bin");
-  ASSERT_TRUE(got.ok() && got->has_value());
-  EXPECT_EQ((*got)->value, value);
-  put("/empty", "");
-  got = store_->get("/empty");
-  ASSERT_TRUE(got.ok() && got->has_value());
-  EXPECT_EQ((*got)->value, "");
-}
-
-TEST_F(SqliteStoreTest, RevisionsTrackCreateAndModify) {
-  EXPECT_EQ(*store_->revision(), 0);
-  int64_t created = put("/a", "1");
-  EXPECT_EQ(created, 1);
-  int64_t modified = put("/a", "2");
-  EXPECT_EQ(modified, 2);
-  auto kv = **store_->get("/a");
-  EXPECT_EQ(kv.createRevision, created);
-  EXPECT_EQ(kv.modRevision, modified);
-  EXPECT_EQ(*store_->revision(), 2);
-}
-
-TEST_F(SqliteStoreTest, OneRevisionPerWritingTxn) {
-  auto r = store_->txn({}, {Op::put("/a", "1"), Op::put("/b", "2"), Op::put("/c", "3")});
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->revision, 1);
-  for (const char* key : {"/a", "/b", "/c"}) {
-    auto kv = **store_->get(key);
-    EXPECT_EQ(kv.createRevision, 1) << key;
-    EXPECT_EQ(kv.modRevision, 1) << key;
-  }
-  EXPECT_EQ(*store_->revision(), 1);
-}
-
-TEST_F(SqliteStoreTest, NoOpTxnsDoNotBumpTheRevision) {
-  put("/a", "1");
-  // No ops at all.
-  auto empty = store_->txn({}, {});
-  ASSERT_TRUE(empty.ok());
-  EXPECT_TRUE(empty->succeeded);
-  EXPECT_EQ(empty->revision, 1);
-  // Deleting an absent key is not a write.
-  auto del = store_->txn({}, {Op::del("/missing")});
-  ASSERT_TRUE(del.ok());
-  EXPECT_EQ(del->revision, 1);
-  // A failed compare without onFailure ops writes nothing.
-  auto failed = store_->txn({Compare::absent("/a")}, {Op::put("/b", "x")});
-  ASSERT_TRUE(failed.ok());
-  EXPECT_FALSE(failed->succeeded);
-  EXPECT_EQ(failed->revision, 1);
-  EXPECT_FALSE(store_->get("/b")->has_value());
-  EXPECT_EQ(*store_->revision(), 1);
-}
-
-TEST_F(SqliteStoreTest, DeleteThenRecreateStartsANewCreateRevision) {
-  put("/a", "1");
-  auto del = store_->txn({}, {Op::del("/a")});
-  ASSERT_TRUE(del.ok());
-  EXPECT_EQ(del->revision, 2);
-  EXPECT_FALSE(store_->get("/a")->has_value());
-  int64_t again = put("/a", "2");
-  EXPECT_EQ((**store_->get("/a")).createRevision, again);
-}
-
-TEST_F(SqliteStoreTest, ComparesOnCreateRevision) {
-  int64_t rev = put("/a", "1");
-  put("/a", "2");
-  EXPECT_TRUE(
-      store_->txn({Compare{"/a", Compare::Target::kCreateRevision, rev, {}}}, {})->succeeded);
-  EXPECT_FALSE(store_->txn({Compare::absent("/a")}, {})->succeeded);
-  EXPECT_TRUE(store_->txn({Compare::absent("/missing")}, {})->succeeded);
-  EXPECT_FALSE(
-      store_->txn({Compare{"/missing", Compare::Target::kCreateRevision, rev, {}}}, {})->succeeded);
-}
-
-TEST_F(SqliteStoreTest, ComparesOnModRevision) {
-  put("/a", "1");
-  int64_t rev = put("/a", "2");
-  EXPECT_TRUE(store_->txn({Compare::modRevisionIs("/a", rev)}, {})->succeeded);
-  EXPECT_FALSE(store_->txn({Compare::modRevisionIs("/a", rev - 1)}, {})->succeeded);
-  EXPECT_TRUE(store_->txn({Compare::modRevisionIs("/missing", 0)}, {})->succeeded);
-  EXPECT_FALSE(store_->txn({Compare::modRevisionIs("/missing", rev)}, {})->succeeded);
-}
-
-TEST_F(SqliteStoreTest, ComparesOnValue) {
-  put("/a", "x");
-  put("/empty", "");
-  EXPECT_TRUE(store_->txn({Compare::valueIs("/a", "x")}, {})->succeeded);
-  EXPECT_FALSE(store_->txn({Compare::valueIs("/a", "y")}, {})->succeeded);
-  EXPECT_TRUE(store_->txn({Compare::valueIs("/empty", "")}, {})->succeeded);
-  // A missing key never equals, not even the empty value.
-  EXPECT_FALSE(store_->txn({Compare::valueIs("/missing", "")}, {})->succeeded);
-}
-
-TEST_F(SqliteStoreTest, AllComparesMustHold) {
-  put("/a", "x");
-  auto r = store_->txn({Compare::valueIs("/a", "x"), Compare::absent("/a")}, {Op::put("/ok", "1")},
-                       {Op::put("/failed", "1")});
-  ASSERT_TRUE(r.ok());
-  EXPECT_FALSE(r->succeeded);
-  EXPECT_FALSE(store_->get("/ok")->has_value());
-  EXPECT_TRUE(store_->get("/failed")->has_value());
-}
-
-TEST_F(SqliteStoreTest, FailedCompareRunsOnFailureOps) {
-  put("/a", "x");
-  auto r = store_->txn({Compare::valueIs("/a", "other")}, {Op::put("/won", "1")},
-                       {Op::put("/lost", "1"), Op::del("/a")});
-  ASSERT_TRUE(r.ok());
-  EXPECT_FALSE(r->succeeded);
-  EXPECT_EQ(r->revision, 2);
-  EXPECT_FALSE(store_->get("/won")->has_value());
-  EXPECT_EQ((**store_->get("/lost")).createRevision, 2);
-  EXPECT_FALSE(store_->get("/a")->has_value());
-}
-
-TEST_F(SqliteStoreTest, ListsAPrefixSorted) {
-  for (const char* key : {"a/2", "ab", "a/1", "a/10", "a", "b/1", "a/"}) put(key, "v");
-  EXPECT_EQ(keys("a/"), (std::vector<std::string>{"a/", "a/1", "a/10", "a/2"}));
-  EXPECT_EQ(keys("a"), (std::vector<std::string>{"a", "a/", "a/1", "a/10", "a/2", "ab"}));
-  EXPECT_EQ(keys(""), (std::vector<std::string>{"a", "a/", "a/1", "a/10", "a/2", "ab", "b/1"}));
-  EXPECT_TRUE(keys("c").empty());
-}
-
-TEST_F(SqliteStoreTest, ListTreatsLikeWildcardsLiterally) {
-  for (const char* key : {"p%/1", "px/1", "p_/1", "pa/1"}) put(key, "v");
-  EXPECT_EQ(keys("p%/"), (std::vector<std::string>{"p%/1"}));
-  EXPECT_EQ(keys("p_/"), (std::vector<std::string>{"p_/1"}));
-}
-
-TEST_F(SqliteStoreTest, ListHandlesHighBytes) {
-  std::string high = "k\xff";
-  for (const std::string& key : {high, high + "\xff", high + "a", std::string("l")}) put(key, "v");
-  EXPECT_EQ(keys(high), (std::vector<std::string>{high, high + "a", high + "\xff"}));
-  EXPECT_EQ(keys(high + "\xff"), (std::vector<std::string>{high + "\xff"}));
 }
 
 TEST_F(SqliteStoreTest, DataSurvivesReopen) {
@@ -211,40 +78,76 @@ TEST_F(SqliteStoreTest, DataSurvivesReopen) {
   EXPECT_EQ(put("/c", "3"), 4);
 }
 
-TEST_F(SqliteStoreTest, TwoConnectionsSeeEachOthersWrites) {
-  auto other = openStore();
-  ASSERT_NE(other, nullptr);
-  put("/a", "1");
-  auto r = other->txn({Compare::valueIs("/a", "1")}, {Op::put("/a", "2")});
-  ASSERT_TRUE(r.ok());
-  EXPECT_TRUE(r->succeeded);
-  EXPECT_EQ(r->revision, 2);
-  EXPECT_EQ((**store_->get("/a")).value, "2");
+TEST_F(SqliteStoreTest, AFreshFileStartsAtRevisionZero) {
+  EXPECT_EQ(*store_->revision(), 0);
+  EXPECT_EQ(put("/a", "1"), 1);
 }
 
-TEST_F(SqliteStoreTest, ConcurrentCompareAndSwapIncrementsAreNotLost) {
-  constexpr int kThreads = 16;
-  constexpr int kIncrements = 25;
-  put("/counter", "0");
-  int64_t start = *store_->revision();
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < kIncrements;) {
-        auto kv = store_->get("/counter");
-        ASSERT_TRUE(kv.ok() && kv->has_value());
-        int next = std::stoi((*kv)->value) + 1;
-        auto r = store_->txn({Compare::modRevisionIs("/counter", (*kv)->modRevision)},
-                             {Op::put("/counter", std::to_string(next))});
-        ASSERT_TRUE(r.ok());
-        if (r->succeeded) ++i;
-      }
-    });
+TEST_F(SqliteStoreTest, WatchFromBeforeThisProcessOpenedTheFileIsAConflict) {
+  put("/n/a", "1");
+  put("/n/a", "2");
+  store_ = openStore();  // the history lives in memory: a reopened store has none
+  EventLog log;
+  auto w = store_->watch("/n/", 1, log.onEvents(), log.onError());
+  ASSERT_TRUE(w.ok());
+  auto error = log.waitForError();
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->code, Errc::kConflict);
+  EXPECT_NE(error->message.find("list again"), std::string::npos) << error->message;
+  // From the current revision it works.
+  EventLog fresh;
+  auto w2 = store_->watch("/n/", *store_->revision(), fresh.onEvents(), fresh.onError());
+  ASSERT_TRUE(w2.ok());
+  int64_t rev = put("/n/b", "3");
+  EXPECT_EQ(describe(fresh.waitFor(1)), (Strings{"put /n/b=3@" + std::to_string(rev)}));
+}
+
+TEST_F(SqliteStoreTest, HistoryIsBoundedAndOlderRevisionsAreAConflict) {
+  int64_t before = put("/n/first", "x");
+  std::vector<Op> many;
+  for (size_t i = 0; i < SqliteStore::kWatchHistory; ++i) {
+    many.push_back(Op::put("/n/" + std::to_string(i), "v"));
   }
-  for (auto& thread : threads) thread.join();
-  EXPECT_EQ((**store_->get("/counter")).value, std::to_string(kThreads * kIncrements));
-  // Only the successful swaps wrote, one revision each.
-  EXPECT_EQ(*store_->revision(), start + kThreads * kIncrements);
+  ASSERT_TRUE(store_->txn({}, many).ok());
+  int64_t last = put("/n/last", "y");
+  // The history holds only the last kWatchHistory events: "/n/first" and part of the big
+  // transaction are gone, so only a watch from the big transaction on can be served.
+  EventLog old;
+  auto w = store_->watch("/n/", before, old.onEvents(), old.onError());
+  ASSERT_TRUE(w.ok());
+  auto error = old.waitForError();
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->code, Errc::kConflict);
+  EventLog recent;
+  auto w2 = store_->watch("/n/", last - 1, recent.onEvents(), recent.onError());
+  ASSERT_TRUE(w2.ok());
+  EXPECT_EQ(describe(recent.waitFor(1)), (Strings{"put /n/last=y@" + std::to_string(last)}));
+}
+
+TEST_F(SqliteStoreTest, WritesByAnotherConnectionEndWatchesWithAConflict) {
+  EventLog log;
+  auto w = store_->watch("/n/", *store_->revision(), log.onEvents(), log.onError());
+  ASSERT_TRUE(w.ok());
+  auto other = openStore();
+  ASSERT_TRUE(other->txn({}, {Op::put("/n/unseen", "x")}).ok());
+  put("/n/seen", "y");  // this write notices the gap
+  auto error = log.waitForError();
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->code, Errc::kConflict);
+  EXPECT_NE(error->message.find("another connection"), std::string::npos) << error->message;
+}
+
+TEST_F(SqliteStoreTest, LeasesAreUnsupported) {
+  auto lease = store_->grantLease(std::chrono::seconds(10));
+  ASSERT_FALSE(lease.ok());
+  EXPECT_EQ(lease.error().code, Errc::kUnsupported);
+  EXPECT_NE(lease.error().message.find("etcd"), std::string::npos);
+  auto put = store_->txn({}, {Op::put("/a", "1", 42)});
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.error().code, Errc::kUnsupported);
+  EXPECT_FALSE(store_->get("/a")->has_value());
+  EXPECT_EQ(store_->keepAlive(42).error().code, Errc::kUnsupported);
+  EXPECT_EQ(store_->revokeLease(42).error().code, Errc::kUnsupported);
 }
 
 TEST(SqliteStoreOpenTest, ErrorsNameTheFileAndTheStep) {
