@@ -40,6 +40,7 @@ down() {
   fi
   ip netns del "$node" 2>/dev/null || true
   rm -rf "$state" "$socket"
+  rmdir "$(dirname "$socket")" 2>/dev/null || true
   echo "podnet demo removed."
 }
 
