@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/temp_dir.h"
+
 namespace podnet::testing {
 
 // Runs a shell command; returns its exit status and stdout.
@@ -21,19 +23,6 @@ struct Shell {
   std::string out;
 };
 Shell sh(const std::string& command);
-
-// A directory under /tmp removed with everything in it.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // A named network namespace ("ip netns add"), deleted on destruction.
 class TestNetns {

@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "store/sqlite_store.h"
-#include "store/temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace podnet::ipam {
 namespace {

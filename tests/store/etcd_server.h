@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "store/etcd_store.h"
-#include "store/temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace podnet::testing {
 

@@ -5,7 +5,7 @@
 
 #include "store/event_log.h"
 #include "store/store_backend.h"
-#include "store/temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace podnet::store {
 namespace {
