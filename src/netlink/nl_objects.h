@@ -6,10 +6,14 @@
 #include <netlink/object.h>
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "common/ip.h"
 #include "common/result.h"
 #include "netlink/rtnl_socket.h"
+
+struct rtnl_route;
 
 namespace podnet::netlink::detail {
 
@@ -35,5 +39,13 @@ Ipv4 fromNlAddr(const nl_addr* addr);
 
 // The index of the link named ifname; kNotFound when there is none.
 Result<int> linkIndex(Socket& sock, const std::string& ifname);
+
+// What a route dump says about a route's first next hop: one reader for every route listing.
+struct Nexthop {
+  std::optional<Ipv4> gateway;
+  std::string dev;  // empty when the route has no next hop or its link is gone
+  bool onlink = false;
+};
+Nexthop firstNexthop(rtnl_route* route, nl_cache* links);
 
 }  // namespace podnet::netlink::detail

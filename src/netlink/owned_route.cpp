@@ -84,17 +84,10 @@ Result<std::vector<OwnedRoute>> listOwnedRoutes(Socket& sock) {
     OwnedRoute spec;
     spec.dst =
         Ipv4Prefix{detail::fromNlAddr(dst), static_cast<uint8_t>(nl_addr_get_prefixlen(dst))};
-    if (rtnl_route_get_nnexthops(route) > 0) {
-      rtnl_nexthop* nh = rtnl_route_nexthop_n(route, 0);
-      if (nl_addr* gw = rtnl_route_nh_get_gateway(nh); gw != nullptr) {
-        spec.gateway = detail::fromNlAddr(gw);
-      }
-      spec.onlink = (rtnl_route_nh_get_flags(nh) & RTNH_F_ONLINK) != 0;
-      char name[IFNAMSIZ] = {};
-      if (rtnl_link_i2name(links.get(), rtnl_route_nh_get_ifindex(nh), name, sizeof(name))) {
-        spec.dev = name;
-      }
-    }
+    detail::Nexthop nh = detail::firstNexthop(route, links.get());
+    spec.gateway = nh.gateway;
+    spec.dev = std::move(nh.dev);
+    spec.onlink = nh.onlink;
     out.push_back(std::move(spec));
   }
   return out;

@@ -103,16 +103,9 @@ Result<std::vector<RouteSpec>> listRoutes(Socket& sock) {
     spec.dst =
         Ipv4Prefix{detail::fromNlAddr(dst), static_cast<uint8_t>(nl_addr_get_prefixlen(dst))};
     spec.linkScope = rtnl_route_get_scope(route) == RT_SCOPE_LINK;
-    if (rtnl_route_get_nnexthops(route) > 0) {
-      rtnl_nexthop* nh = rtnl_route_nexthop_n(route, 0);
-      if (nl_addr* gw = rtnl_route_nh_get_gateway(nh); gw != nullptr) {
-        spec.gateway = detail::fromNlAddr(gw);
-      }
-      char name[IFNAMSIZ] = {};
-      if (rtnl_link_i2name(links.get(), rtnl_route_nh_get_ifindex(nh), name, sizeof(name))) {
-        spec.dev = name;
-      }
-    }
+    detail::Nexthop nh = detail::firstNexthop(route, links.get());
+    spec.gateway = nh.gateway;
+    spec.dev = std::move(nh.dev);
     out.push_back(std::move(spec));
   }
   return out;
