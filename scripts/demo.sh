@@ -18,7 +18,7 @@ state=/var/lib/podnet
 socket=/run/podnet/podnetd.sock
 pidfile=/run/podnet/demo-podnetd.pid
 log=/var/log/podnet-demo.log
-cni_dir=$root/build/src/exe/podnet_cni
+cni_dir=$root/build/bin
 conf='{"cniVersion":"1.1.0","name":"podnet","type":"podnet-cni"}'
 
 cni() {  # cni COMMAND POD — the plugin, invoked the way a runtime invokes it
@@ -56,7 +56,7 @@ echo "== starting podnetd (embedded store in $state, socket $socket) on node $no
 ip netns add "$node"
 ip netns exec "$node" ip link set lo up
 mkdir -p "$(dirname "$socket")"
-setsid ip netns exec "$node" build/src/exe/podnetd/podnetd >"$log" 2>&1 </dev/null &
+setsid ip netns exec "$node" build/bin/podnetd >"$log" 2>&1 </dev/null &
 echo $! >"$pidfile"
 for _ in $(seq 100); do [ -S "$socket" ] && break; sleep 0.05; done
 [ -S "$socket" ] || { echo "podnetd did not start; see $log" >&2; cat "$log" >&2; exit 1; }
@@ -72,7 +72,7 @@ for p in "${pods[@]}"; do
 done
 
 echo "== podnetctl get pods -o wide"
-build/src/exe/podnetctl/podnetctl get pods -o wide
+build/bin/podnetctl get pods -o wide
 
 a=${ip[demo-a]}; b=${ip[demo-b]}
 check() {
@@ -89,7 +89,7 @@ cat <<EOF2
 podnet is running. Try it by hand:
   ip netns exec podnet-demo-demo-a ping $b
   ip netns exec podnet-demo-demo-a ip addr show eth0
-  build/src/exe/podnetctl/podnetctl get pods -o wide
+  build/bin/podnetctl get pods -o wide
   # a third pod, the way a runtime adds one:
   ip netns add podnet-demo-demo-c
   echo '$conf' | CNI_COMMAND=ADD CNI_CONTAINERID=demo-c CNI_NETNS=/var/run/netns/podnet-demo-demo-c \\

@@ -27,7 +27,7 @@ TEST(ChainTest, TuningAndPortmapWorkOnPodnetsResult) {
         {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}, {"snat", true}}}}}
                                                     .dump());
   ASSERT_TRUE(list.ok()) << list.error().message;
-  runtime::CniRuntime rt({{buildPath("src/exe/podnet_cni"), "/usr/lib/cni"},
+  runtime::CniRuntime rt({{buildPath("bin"), "/usr/lib/cni"},
                           dir.path() + "/cache",
                           node.path(),
                           std::chrono::seconds(60)});

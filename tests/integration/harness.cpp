@@ -68,10 +68,10 @@ std::string buildPath(const std::string& relative) {
   return std::string(PODNET_BUILD_DIR) + "/" + relative;
 }
 std::string pluginBinary() {
-  return buildPath("src/exe/podnet_cni/podnet-cni");
+  return buildPath("bin/podnet-cni");
 }
 std::string podnetctlBinary() {
-  return buildPath("src/exe/podnetctl/podnetctl");
+  return buildPath("bin/podnetctl");
 }
 
 AgentProcess::AgentProcess(const TestNetns& node, const std::string& dir,
@@ -90,7 +90,7 @@ AgentProcess::~AgentProcess() {
 
 void AgentProcess::start() {
   std::vector<std::string> args = {
-      "ip",          "netns",   "exec",     node_.name(), buildPath("src/exe/podnetd/podnetd"),
+      "ip",          "netns",   "exec",     node_.name(), buildPath("bin/podnetd"),
       "--state-dir", stateDir_, "--socket", socket_,      "--node-name",
       "test-node"};
   args.insert(args.end(), extraArgs_.begin(), extraArgs_.end());
