@@ -9,6 +9,7 @@ packages=(
   libnl-3-dev libnl-route-3-dev libmnl-dev libsqlite3-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc etcd-server
   iproute2 iputils-ping iptables socat procps
+  libbpf-dev bpftool linux-libc-dev
   containernetworking-plugins
 )
 

@@ -1,0 +1,154 @@
+/*
+ * The pod device program: network policy, connection tracking and flow events on the host side
+ * of each pod's veth. Two entry points, attached with tc (clsact, direct action):
+ *
+ *   from_pod  on the host veth's ingress hook: packets the pod sends (the pod's egress)
+ *   to_pod    on the host veth's egress hook: packets for the pod (the pod's ingress)
+ *
+ * Both look the device up in pn_endpoints, the peer's address in pn_ipcache, the flow in pn_ct
+ * and, for a new flow that is enforced, pn_policy (two LPM lookups). Layouts: pod_policy.h.
+ * Design and semantics: docs/policy-datapath.md.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "pod_policy.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/policy.h"
+#include "lib/conntrack.h"
+#include "lib/verdict.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline int pn_drop(struct pn_flow_event *ev, __u8 reason, __u8 match)
+{
+	ev->verdict = PN_VERDICT_DROPPED;
+	ev->drop_reason = reason;
+	ev->match = match;
+	pn_count_drop(reason, ev->pkt_len);
+	pn_emit(ev);
+	return TC_ACT_SHOT;
+}
+
+static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
+{
+	__u32 key0 = 0;
+	struct pn_config *cfg = bpf_map_lookup_elem(&pn_config, &key0);
+	__u32 mode = cfg ? cfg->enforcement_mode : PN_ENFORCE_DEFAULT;
+	struct pn_endpoint_key ep_key = { .ifindex = skb->ifindex };
+	struct pn_endpoint_value *ep = bpf_map_lookup_elem(&pn_endpoints, &ep_key);
+	__u32 enforce_flag = direction == PN_DIR_INGRESS ? PN_EP_ENFORCE_INGRESS :
+							   PN_EP_ENFORCE_EGRESS;
+	struct pn_flow_event ev = {};
+	struct pn_packet pkt = {};
+	struct pn_ct_state ct = {};
+	struct pn_policy_verdict decision;
+	__u32 self_identity, peer_identity, subject;
+	int enforce, parsed, ct_result;
+	__u64 now = bpf_ktime_get_ns();
+
+	enforce = mode == PN_ENFORCE_ALWAYS ||
+		  (mode == PN_ENFORCE_DEFAULT && ep && (ep->flags & enforce_flag));
+
+	parsed = pn_parse(skb, &pkt);
+	if (parsed == PN_PARSE_ARP)
+		return TC_ACT_OK;
+
+	ev.time_ns = now;
+	ev.policy_revision = cfg ? cfg->policy_revision : 0;
+	ev.ifindex = skb->ifindex;
+	ev.endpoint_id = ep ? ep->endpoint_id : 0;
+	ev.direction = direction;
+	ev.pkt_len = pkt.len;
+	ev.saddr = pkt.saddr;
+	ev.daddr = pkt.daddr;
+	ev.sport = pkt.sport;
+	ev.dport = pkt.dport;
+	ev.protocol = pkt.protocol;
+	ev.tcp_flags = pkt.tcp_flags;
+	ev.icmp_type = pkt.icmp_type;
+
+	if (parsed == PN_PARSE_OTHER_L3 || (parsed == PN_PARSE_MALFORMED && !pkt.has_ipv4)) {
+		if (!enforce)
+			return TC_ACT_OK;
+		return pn_drop(&ev, parsed == PN_PARSE_MALFORMED ? PN_DROP_MALFORMED :
+								   PN_DROP_UNSUPPORTED_L3,
+			       PN_MATCH_INVALID);
+	}
+
+	/* Identities: the endpoint's own, and the peer's from the ipcache. */
+	if (direction == PN_DIR_EGRESS) {
+		self_identity = ep ? ep->identity : pn_identity_of(pkt.saddr);
+		peer_identity = pn_identity_of(pkt.daddr);
+		ev.src_identity = self_identity;
+		ev.dst_identity = peer_identity;
+	} else {
+		self_identity = ep ? ep->identity : pn_identity_of(pkt.daddr);
+		peer_identity = pn_identity_of(pkt.saddr);
+		ev.src_identity = peer_identity;
+		ev.dst_identity = self_identity;
+	}
+
+	if (parsed == PN_PARSE_MALFORMED) {
+		if (!enforce)
+			return TC_ACT_OK;
+		return pn_drop(&ev, PN_DROP_MALFORMED, PN_MATCH_INVALID);
+	}
+
+	if (!ep && mode == PN_ENFORCE_ALWAYS)
+		return pn_drop(&ev, PN_DROP_NO_ENDPOINT, PN_MATCH_INVALID);
+
+	if (pkt.later_fragment) {
+		if (enforce)
+			return pn_drop(&ev, PN_DROP_FRAGMENT, PN_MATCH_INVALID);
+		if (event_level == PN_EVENTS_ALL)
+			pn_emit(&ev);
+		return TC_ACT_OK;
+	}
+
+	ct_result = pn_ct_lookup(skb->ifindex, direction, &pkt, now, &ct);
+	if (ct_result != PN_CT_NEW && ct.entry) {
+		ev.match = ct_result == PN_CT_REPLY ? PN_MATCH_CT_REPLY : PN_MATCH_CT_ESTABLISHED;
+		ev.policy_id = ct.entry->policy_id;
+		if (event_level == PN_EVENTS_ALL ||
+		    (event_level == PN_EVENTS_FLOWS && (ct.new_tcp_flags || ct.first_reply)))
+			pn_emit(&ev);
+		return TC_ACT_OK;
+	}
+
+	/* A new flow: decide. */
+	subject = ep ? ep->subject : self_identity;
+	if (!enforce) {
+		ev.match = PN_MATCH_NONE;
+	} else if (direction == PN_DIR_INGRESS && peer_identity == PN_IDENTITY_HOST) {
+		ev.match = PN_MATCH_HOST;
+	} else {
+		decision = pn_policy_decide(subject, peer_identity, direction, &pkt);
+		ev.policy_id = decision.policy_id;
+		if (decision.match == PN_MATCH_POLICY_DENY)
+			return pn_drop(&ev, PN_DROP_POLICY_DENY, PN_MATCH_POLICY_DENY);
+		if (decision.match != PN_MATCH_POLICY_ALLOW)
+			return pn_drop(&ev, PN_DROP_POLICY_DEFAULT, PN_MATCH_DEFAULT_DENY);
+		ev.match = PN_MATCH_POLICY_ALLOW;
+	}
+
+	pn_ct_create(skb->ifindex, direction, &pkt, now, ev.policy_id, ev.src_identity,
+		     ev.dst_identity, ev.match);
+	if (event_level >= PN_EVENTS_FLOWS)
+		pn_emit(&ev);
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int from_pod(struct __sk_buff *skb)
+{
+	return pn_handle(skb, PN_DIR_EGRESS);
+}
+
+SEC("tc")
+int to_pod(struct __sk_buff *skb)
+{
+	return pn_handle(skb, PN_DIR_INGRESS);
+}

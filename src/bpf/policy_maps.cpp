@@ -1,0 +1,293 @@
+#include "bpf/policy_maps.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace podnet::bpf {
+namespace {
+
+Error mapError(const char* map, const std::string& what, int err) {
+  return makeError(err == ENOENT ? Errc::kNotFound : Errc::kKernel,
+                   std::string(map) + ": " + what + ": " + std::strerror(err));
+}
+
+Result<UniqueFd> openPin(const std::string& dir, const char* name) {
+  std::string path = dir + "/" + name;
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) {
+    int err = errno;
+    return makeError(
+        err == ENOENT ? Errc::kNotFound : Errc::kKernel,
+        "pinned map " + path + ": " + std::strerror(err) +
+            (err == ENOENT ? " (load the pod policy program with this pin directory)" : ""));
+  }
+  return UniqueFd(fd);
+}
+
+Status update(int fd, const char* map, const void* key, const void* value) {
+  if (bpf_map_update_elem(fd, key, value, BPF_ANY) != 0) return mapError(map, "update", errno);
+  return okStatus();
+}
+
+Status remove(int fd, const char* map, const void* key) {
+  if (bpf_map_delete_elem(fd, key) != 0 && errno != ENOENT) return mapError(map, "delete", errno);
+  return okStatus();
+}
+
+// Every key of a hash or LPM map (get_next_key from no key walks the whole map).
+template <class Key>
+Result<std::vector<Key>> keys(int fd, const char* map) {
+  std::vector<Key> out;
+  Key key{};
+  Key next{};
+  const void* prev = nullptr;
+  while (true) {
+    if (bpf_map_get_next_key(fd, prev, &next) != 0) {
+      if (errno == ENOENT) break;
+      return mapError(map, "iterate", errno);
+    }
+    out.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+uint8_t prefixBitsOf(const PolicyKey& key) {
+  if (!key.protocol) return PN_POLICY_PREFIX_PROTO;
+  return PN_POLICY_PREFIX_PORT + key.portBits;
+}
+
+}  // namespace
+
+pn_policy_key PolicyKey::raw() const {
+  pn_policy_key k{};
+  k.prefixlen = prefixBitsOf(*this);
+  k.subject = subject;
+  k.peer = peer;
+  k.direction = direction;
+  if (protocol) {
+    k.protocol = *protocol;
+    uint16_t mask = portBits == 0 ? 0 : static_cast<uint16_t>(0xffffu << (16 - portBits));
+    k.dport = htons(port & mask);
+  }
+  return k;
+}
+
+PolicyKey PolicyKey::fromRaw(const pn_policy_key& raw) {
+  PolicyKey key;
+  key.subject = raw.subject;
+  key.peer = raw.peer;
+  key.direction = static_cast<pn_direction>(raw.direction);
+  if (raw.prefixlen >= PN_POLICY_PREFIX_PORT) {
+    key.protocol = raw.protocol;
+    key.port = ntohs(raw.dport);
+    key.portBits = static_cast<uint8_t>(raw.prefixlen - PN_POLICY_PREFIX_PORT);
+  } else {
+    key.portBits = 0;
+  }
+  return key;
+}
+
+bool PolicyKey::within(const PolicyKey& other) const {
+  if (subject != other.subject || peer != other.peer || direction != other.direction) return false;
+  if (!other.protocol) return true;
+  if (!protocol || *protocol != *other.protocol) return false;
+  if (portBits < other.portBits) return false;
+  uint16_t mask = other.portBits == 0 ? 0 : static_cast<uint16_t>(0xffffu << (16 - other.portBits));
+  return (port & mask) == (other.port & mask);
+}
+
+Result<PolicyMaps> PolicyMaps::open(const std::string& pinDir) {
+  PolicyMaps maps;
+  maps.ipcache_ = PODNET_TRY(openPin(pinDir, PN_MAP_IPCACHE));
+  maps.endpoints_ = PODNET_TRY(openPin(pinDir, PN_MAP_ENDPOINTS));
+  maps.policy_ = PODNET_TRY(openPin(pinDir, PN_MAP_POLICY));
+  maps.ct_ = PODNET_TRY(openPin(pinDir, PN_MAP_CT));
+  maps.config_ = PODNET_TRY(openPin(pinDir, PN_MAP_CONFIG));
+  maps.drops_ = PODNET_TRY(openPin(pinDir, PN_MAP_DROPS));
+  maps.stats_ = PODNET_TRY(openPin(pinDir, PN_MAP_STATS));
+  maps.events_ = PODNET_TRY(openPin(pinDir, PN_MAP_EVENTS));
+  return maps;
+}
+
+Status PolicyMaps::setIdentity(const Ipv4Prefix& prefix, uint32_t identity) {
+  pn_ipcache_key key{prefix.len, htonl(prefix.network().value)};
+  pn_ipcache_value value{identity, 0};
+  return update(ipcache_.get(), PN_MAP_IPCACHE, &key, &value);
+}
+
+Status PolicyMaps::removeIdentity(const Ipv4Prefix& prefix) {
+  pn_ipcache_key key{prefix.len, htonl(prefix.network().value)};
+  return remove(ipcache_.get(), PN_MAP_IPCACHE, &key);
+}
+
+Result<uint32_t> PolicyMaps::identityOf(Ipv4 address) {
+  pn_ipcache_key key{32, htonl(address.value)};
+  pn_ipcache_value value{};
+  if (bpf_map_lookup_elem(ipcache_.get(), &key, &value) != 0) {
+    if (errno == ENOENT) return static_cast<uint32_t>(PN_IDENTITY_WORLD);
+    return mapError(PN_MAP_IPCACHE, "lookup " + address.str(), errno);
+  }
+  return value.identity;
+}
+
+Status PolicyMaps::setEndpoint(uint32_t ifindex, const Endpoint& endpoint) {
+  pn_endpoint_key key{ifindex};
+  pn_endpoint_value value{};
+  value.endpoint_id = endpoint.endpointId;
+  value.identity = endpoint.identity;
+  value.subject = endpoint.subject != 0 ? endpoint.subject : endpoint.identity;
+  value.flags = (endpoint.enforceIngress ? PN_EP_ENFORCE_INGRESS : 0) |
+                (endpoint.enforceEgress ? PN_EP_ENFORCE_EGRESS : 0);
+  value.addr = htonl(endpoint.address.value);
+  return update(endpoints_.get(), PN_MAP_ENDPOINTS, &key, &value);
+}
+
+Status PolicyMaps::removeEndpoint(uint32_t ifindex) {
+  pn_endpoint_key key{ifindex};
+  return remove(endpoints_.get(), PN_MAP_ENDPOINTS, &key);
+}
+
+Result<std::optional<Endpoint>> PolicyMaps::endpoint(uint32_t ifindex) {
+  pn_endpoint_key key{ifindex};
+  pn_endpoint_value value{};
+  if (bpf_map_lookup_elem(endpoints_.get(), &key, &value) != 0) {
+    if (errno == ENOENT) return std::optional<Endpoint>();
+    return mapError(PN_MAP_ENDPOINTS, "lookup ifindex " + std::to_string(ifindex), errno);
+  }
+  Endpoint ep;
+  ep.endpointId = value.endpoint_id;
+  ep.identity = value.identity;
+  ep.subject = value.subject;
+  ep.enforceIngress = (value.flags & PN_EP_ENFORCE_INGRESS) != 0;
+  ep.enforceEgress = (value.flags & PN_EP_ENFORCE_EGRESS) != 0;
+  ep.address = Ipv4{ntohl(value.addr)};
+  return std::optional<Endpoint>(ep);
+}
+
+Status PolicyMaps::setPolicy(const PolicyEntry& entry) {
+  if (entry.key.protocol && entry.key.portBits > 16) {
+    return makeError(Errc::kInvalidArgument, "pn_policy: port prefix longer than 16 bits");
+  }
+  pn_policy_key key = entry.key.raw();
+  pn_policy_value value{};
+  value.policy_id = entry.policyId;
+  value.action = entry.action;
+  return update(policy_.get(), PN_MAP_POLICY, &key, &value);
+}
+
+Status PolicyMaps::removePolicy(const PolicyKey& key) {
+  pn_policy_key raw = key.raw();
+  return remove(policy_.get(), PN_MAP_POLICY, &raw);
+}
+
+Result<std::vector<PolicyEntry>> PolicyMaps::policies() {
+  auto raws = PODNET_TRY(keys<pn_policy_key>(policy_.get(), PN_MAP_POLICY));
+  std::vector<PolicyEntry> out;
+  out.reserve(raws.size());
+  for (const auto& raw : raws) {
+    pn_policy_value value{};
+    if (bpf_map_lookup_elem(policy_.get(), &raw, &value) != 0) continue;  // removed meanwhile
+    out.push_back(PolicyEntry{PolicyKey::fromRaw(raw), static_cast<pn_policy_action>(value.action),
+                              value.policy_id});
+  }
+  return out;
+}
+
+Status PolicyMaps::setConfig(pn_enforcement_mode mode, uint64_t policyRevision) {
+  uint32_t key = 0;
+  pn_config value{};
+  value.enforcement_mode = mode;
+  value.policy_revision = policyRevision;
+  return update(config_.get(), PN_MAP_CONFIG, &key, &value);
+}
+
+Result<pn_config> PolicyMaps::config() {
+  uint32_t key = 0;
+  pn_config value{};
+  if (bpf_map_lookup_elem(config_.get(), &key, &value) != 0) {
+    return mapError(PN_MAP_CONFIG, "lookup", errno);
+  }
+  return value;
+}
+
+Result<std::vector<ConntrackEntry>> PolicyMaps::conntrack() {
+  auto raws = PODNET_TRY(keys<pn_ct_key>(ct_.get(), PN_MAP_CT));
+  std::vector<ConntrackEntry> out;
+  out.reserve(raws.size());
+  for (const auto& key : raws) {
+    pn_ct_value value{};
+    if (bpf_map_lookup_elem(ct_.get(), &key, &value) != 0) continue;
+    out.push_back(ConntrackEntry{key, value});
+  }
+  return out;
+}
+
+Status PolicyMaps::removeConntrack(const pn_ct_key& key) {
+  return remove(ct_.get(), PN_MAP_CT, &key);
+}
+
+Status PolicyMaps::clearConntrack() {
+  auto all = PODNET_TRY(keys<pn_ct_key>(ct_.get(), PN_MAP_CT));
+  for (const auto& key : all) PODNET_TRY_STATUS(remove(ct_.get(), PN_MAP_CT, &key));
+  return okStatus();
+}
+
+Result<DropCounters> PolicyMaps::dropCounters() {
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return mapError(PN_MAP_DROPS, "count CPUs", -cpus);
+  DropCounters out{};
+  std::vector<pn_counter> perCpu(static_cast<size_t>(cpus));
+  for (uint32_t reason = 0; reason < PN_DROP__MAX; ++reason) {
+    if (bpf_map_lookup_elem(drops_.get(), &reason, perCpu.data()) != 0) {
+      return mapError(PN_MAP_DROPS, "lookup", errno);
+    }
+    for (const auto& c : perCpu) {
+      out[reason].packets += c.packets;
+      out[reason].bytes += c.bytes;
+    }
+  }
+  return out;
+}
+
+Result<uint64_t> PolicyMaps::stat(pn_stat which) {
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return mapError(PN_MAP_STATS, "count CPUs", -cpus);
+  std::vector<uint64_t> perCpu(static_cast<size_t>(cpus));
+  uint32_t key = which;
+  if (bpf_map_lookup_elem(stats_.get(), &key, perCpu.data()) != 0) {
+    return mapError(PN_MAP_STATS, "lookup", errno);
+  }
+  uint64_t sum = 0;
+  for (uint64_t v : perCpu) sum += v;
+  return sum;
+}
+
+const char* dropReasonName(pn_drop_reason reason) {
+  switch (reason) {
+    case PN_DROP_NONE:
+      return "none";
+    case PN_DROP_POLICY_DENY:
+      return "policy-deny";
+    case PN_DROP_POLICY_DEFAULT:
+      return "policy-default-deny";
+    case PN_DROP_MALFORMED:
+      return "malformed";
+    case PN_DROP_UNSUPPORTED_L3:
+      return "unsupported-l3";
+    case PN_DROP_FRAGMENT:
+      return "fragment";
+    case PN_DROP_NO_ENDPOINT:
+      return "no-endpoint";
+    case PN_DROP__MAX:
+      break;
+  }
+  return "unknown";
+}
+
+}  // namespace podnet::bpf
