@@ -134,13 +134,13 @@ nlohmann::json toJson(const Node& node) {
             {"backend", node.backend}}}};
 }
 
-Result<Namespace> namespaceFromJson(const nlohmann::json& j) {
+static Result<Namespace> namespaceFromJsonUnchecked(const nlohmann::json& j) {
   Namespace ns;
   ns.metadata = PODNET_TRY(metaFromJson(j, "Namespace"));
   return ns;
 }
 
-Result<Pod> podFromJson(const nlohmann::json& j) {
+static Result<Pod> podFromJsonUnchecked(const nlohmann::json& j) {
   Pod pod;
   pod.metadata = PODNET_TRY(metaFromJson(j, "Pod"));
   const std::string who = "Pod " + pod.metadata.namespace_ + "/" + pod.metadata.name;
@@ -184,7 +184,7 @@ Result<Pod> podFromJson(const nlohmann::json& j) {
   return pod;
 }
 
-Result<Node> nodeFromJson(const nlohmann::json& j) {
+static Result<Node> nodeFromJsonUnchecked(const nlohmann::json& j) {
   Node node;
   auto meta = PODNET_TRY(metaFromJson(j, "Node"));
   node.name = meta.name;
@@ -200,6 +200,28 @@ Result<Node> nodeFromJson(const nlohmann::json& j) {
   node.vtepMac = spec.value("vtepMac", "");
   node.backend = spec.value("backend", "");
   return node;
+}
+
+// nlohmann's value() throws type_error when a field has the wrong JSON type ("nodeName": 5): the
+// decoders above stay readable and these turn such a throw into an error naming the kind.
+template <typename T, typename F>
+Result<T> guarded(const char* kind, F decode) {
+  try {
+    return decode();
+  } catch (const nlohmann::json::exception& e) {
+    return makeError(Errc::kInvalidArgument,
+                     std::string(kind) + ": a field has the wrong type (" + e.what() + ")");
+  }
+}
+
+Result<Namespace> namespaceFromJson(const nlohmann::json& j) {
+  return guarded<Namespace>("Namespace", [&] { return namespaceFromJsonUnchecked(j); });
+}
+Result<Pod> podFromJson(const nlohmann::json& j) {
+  return guarded<Pod>("Pod", [&] { return podFromJsonUnchecked(j); });
+}
+Result<Node> nodeFromJson(const nlohmann::json& j) {
+  return guarded<Node>("Node", [&] { return nodeFromJsonUnchecked(j); });
 }
 
 }  // namespace podnet::model

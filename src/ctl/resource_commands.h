@@ -1,0 +1,60 @@
+// podnetctl's resource commands, kubectl-style:
+//   podnetctl apply -f FILE...       create or update the objects of manifests ("-" is stdin)
+//   podnetctl delete -f FILE...      delete them
+//   podnetctl get subnets [-o table|json]
+// Manifests are parsed and checked here first (model/manifest.h), so a malformed file fails
+// without contacting podnetd; podnetd then checks them against the cluster and writes them.
+#pragma once
+
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "ctl/pods_view.h"
+
+namespace podnet::ctl {
+
+enum class ManifestUse { kApply, kDelete };
+
+// Reads the files ("-" reads in, shown as "stdin" in messages) and returns their objects in order.
+// For kApply every object must decode and validate; for kDelete a known kind and a name suffice.
+// A set of files that holds no object is an error.
+Result<std::vector<nlohmann::json>> loadManifests(const std::vector<std::string>& files,
+                                                  std::istream& in, ManifestUse use);
+
+// apply -f / delete -f end to end: prints "subnet/blue created" per object on out; on any error
+// prints "podnetctl: <message>" on err and returns 1.
+int runManifests(const std::string& socket, const std::vector<std::string>& files, ManifestUse use,
+                 std::istream& in, std::ostream& out, std::ostream& err);
+
+// get subnets: the agent's subnets rendered on out; errors on err, returning 1.
+int runGetSubnets(const std::string& socket, OutputFormat format, std::ostream& out,
+                  std::ostream& err);
+
+// The commands' CLI11 wiring. add() registers apply, delete and `get subnets`; after parsing,
+// run() returns the exit code of the command that was chosen, or nullopt if none of them was.
+class ResourceCommands {
+ public:
+  // socket is read when run() is called, after the command line is parsed.
+  static std::unique_ptr<ResourceCommands> add(CLI::App& app, CLI::App& get,
+                                               const std::string& socket);
+  std::optional<int> run() const;
+
+ private:
+  explicit ResourceCommands(const std::string& socket) : socket_(socket) {}
+
+  const std::string& socket_;
+  CLI::App* apply_ = nullptr;
+  CLI::App* delete_ = nullptr;
+  CLI::App* subnets_ = nullptr;
+  std::vector<std::string> applyFiles_, deleteFiles_;
+  std::string output_ = "table";
+};
+
+}  // namespace podnet::ctl
