@@ -29,10 +29,10 @@ std::string describe(const cni::Env& env, const cni::NetConf& conf) {
 
 }  // namespace
 
-CniService::CniService(store::Store& store, ipam::Allocator& allocator,
-                       dataplane::PodWiring& wiring, std::string nodeName, int defaultMtu)
+CniService::CniService(store::Store& store, SubnetPools& pools, dataplane::PodWiring& wiring,
+                       std::string nodeName, int defaultMtu)
     : store_(store),
-      allocator_(allocator),
+      pools_(pools),
       wiring_(wiring),
       nodeName_(std::move(nodeName)),
       defaultMtu_(defaultMtu),
@@ -154,6 +154,12 @@ Result<std::vector<Attachment>> CniService::attachments() {
   return out;
 }
 
+Result<std::vector<Attachment>> CniService::localAttachments() {
+  auto all = PODNET_TRY(attachments());
+  std::erase_if(all, [&](const Attachment& a) { return a.node != nodeName_; });
+  return all;
+}
+
 CniService::Reply CniService::add(const cni::Env& env, const cni::NetConf& conf) {
   std::shared_lock lock(gcLock_);
   Attachment a;
@@ -164,8 +170,13 @@ CniService::Reply CniService::add(const cni::Env& env, const cni::NetConf& conf)
   a.podNamespace = argOr(env, "K8S_POD_NAMESPACE");
   a.podName = argOr(env, "K8S_POD_NAME");
   a.podUid = argOr(env, "K8S_POD_UID");
-  a.pool = allocator_.pool().config().name;
-  a.gateway = allocator_.pool().gateway();
+  auto subnet = pools_.forNamespace(a.podNamespace);
+  if (!subnet) {
+    return {{}, cniError(cni::kStoreFailure, describe(env, conf) + ": " + subnet.error().message)};
+  }
+  ipam::Allocator& allocator = *subnet->allocator;
+  a.pool = allocator.pool().config().name;
+  a.gateway = allocator.pool().gateway();
   a.hostVeth = dataplane::hostVethName(env.containerId, env.ifname);
   a.mtu = conf.mtu.value_or(defaultMtu_);
   a.node = nodeName_;
@@ -174,12 +185,12 @@ CniService::Reply CniService::add(const cni::Env& env, const cni::NetConf& conf)
   // Reserve the address and record the attachment as pending in one transaction: a crash after
   // this point leaves a record that reconcile() or DEL cleans up, never an orphaned address.
   auto reserve = [&] {
-    return allocator_.allocate(a.owner(), {store::Compare::absent(a.key())},
-                               [&](Ipv4 chosen) -> std::vector<store::Op> {
-                                 Attachment pending = a;
-                                 pending.address = allocator_.pool().interfaceAddress(chosen);
-                                 return {store::Op::put(a.key(), toJson(pending).dump())};
-                               });
+    return allocator.allocate(a.owner(), {store::Compare::absent(a.key()), subnet->unchanged},
+                              [&](Ipv4 chosen) -> std::vector<store::Op> {
+                                Attachment pending = a;
+                                pending.address = allocator.pool().interfaceAddress(chosen);
+                                return {store::Op::put(a.key(), toJson(pending).dump())};
+                              });
   };
   auto ip = reserve();
   if (!ip && ip.error().code == Errc::kAlreadyExists) {
@@ -195,6 +206,12 @@ CniService::Reply CniService::add(const cni::Env& env, const cni::NetConf& conf)
     const Error& e = ip.error();
     if (e.code == Errc::kAlreadyExists) {
       auto existing = find(a.key());
+      if (existing && !*existing) {
+        // Not a duplicate: the subnet changed between choosing it and reserving in it.
+        return {{},
+                cniError(cni::kTryAgainLater, describe(env, conf) + ": subnet " + a.pool +
+                                                  " changed during the ADD; try again")};
+      }
       std::string where;
       if (existing && *existing) where = " with address " + (*existing)->address.str();
       return {
@@ -205,13 +222,13 @@ CniService::Reply CniService::add(const cni::Env& env, const cni::NetConf& conf)
     if (e.code == Errc::kExhausted) return {{}, cniError(cni::kPoolExhausted, e.message)};
     return {{}, cniError(cni::kStoreFailure, describe(env, conf) + ": " + e.message)};
   }
-  a.address = allocator_.pool().interfaceAddress(*ip);
+  a.address = allocator.pool().interfaceAddress(*ip);
 
   dataplane::PodNetwork net{a.containerId, a.ifname, a.netns, a.address, a.gateway, a.mtu};
   auto wired = wiring_.attach(net);
   if (!wired) {
     // Nothing of this ADD may survive its failure: give the address back with the record.
-    if (auto st = allocator_.release(*ip, a.owner(), {store::Op::del(a.key())}); !st) {
+    if (auto st = allocator.release(*ip, a.owner(), {store::Op::del(a.key())}); !st) {
       spdlog::error("{}: releasing {} after a failed ADD: {}", describe(env, conf), ip->str(),
                     st.error().message);
     }
@@ -227,7 +244,7 @@ CniService::Reply CniService::add(const cni::Env& env, const cni::NetConf& conf)
   a.podMac = wired->podMac;
   a.state = Attachment::State::kReady;
   auto committed =
-      store_.txn({store::Compare::valueIs(ipam::reservationKey(allocator_.pool(), *ip), a.owner())},
+      store_.txn({store::Compare::valueIs(ipam::reservationKey(allocator.pool(), *ip), a.owner())},
                  {store::Op::put(a.key(), toJson(a).dump())});
   if (!committed || !committed->succeeded) {
     // The reservation vanished under us (a concurrent GC or DEL): undo the wiring.
@@ -247,7 +264,8 @@ CniService::Reply CniService::add(const cni::Env& env, const cni::NetConf& conf)
 
 Status CniService::remove(const Attachment& a) {
   PODNET_TRY_STATUS(wiring_.detach(a.containerId, a.ifname));
-  return allocator_.release(a.address.addr, a.owner(), {store::Op::del(a.key())});
+  return ipam::releaseReservation(store_, a.pool, a.address.addr, a.owner(),
+                                  {store::Op::del(a.key())});
 }
 
 CniService::Reply CniService::del(const cni::Env& env, const cni::NetConf& conf) {
@@ -310,7 +328,7 @@ CniService::Reply CniService::gc(const cni::NetConf& conf) {
   std::unique_lock lock(gcLock_);
   std::set<std::pair<std::string, std::string>> valid;
   for (const auto& v : conf.validAttachments) valid.emplace(v.containerId, v.ifname);
-  auto all = attachments();
+  auto all = localAttachments();
   if (!all) return {{}, cniError(cni::kStoreFailure, all.error().message)};
   std::vector<std::string> failures;
   for (const auto& a : *all) {
@@ -330,21 +348,24 @@ CniService::Reply CniService::gc(const cni::NetConf& conf) {
 }
 
 CniService::Reply CniService::status() {
-  auto used = allocator_.reservations();
+  // Ready when the store answers and the default subnet (the one most pods use) has room.
+  auto subnet = pools_.forNamespace("");
+  if (!subnet) return {{}, cniError(cni::kPluginNotAvailable, subnet.error().message)};
+  auto used = subnet->allocator->reservations();
   if (!used) {
     return {{}, cniError(cni::kPluginNotAvailable, "store unavailable: " + used.error().message)};
   }
-  if (used->size() >= allocator_.pool().capacity()) {
+  if (used->size() >= subnet->allocator->pool().capacity()) {
     return {{},
             cniError(cni::kPluginNotAvailable,
-                     "pool " + allocator_.pool().config().name + " has no free address")};
+                     "subnet " + subnet->allocator->pool().config().name + " has no free address")};
   }
   return {};
 }
 
 Status CniService::reconcile() {
   std::unique_lock lock(gcLock_);
-  auto all = PODNET_TRY(attachments());
+  auto all = PODNET_TRY(localAttachments());
   size_t kept = 0;
   size_t released = 0;
   for (const auto& a : all) {
@@ -367,7 +388,7 @@ Status CniService::reconcile() {
 
 Result<size_t> CniService::removeStrayVeths() {
   std::set<std::string> owned;
-  for (const auto& a : PODNET_TRY(attachments())) owned.insert(a.hostVeth);
+  for (const auto& a : PODNET_TRY(localAttachments())) owned.insert(a.hostVeth);
   auto nl = PODNET_TRY(netlink::Socket::open());
   size_t removed = 0;
   for (const auto& name : PODNET_TRY(wiring_.listHostVeths())) {

@@ -14,16 +14,17 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/attachment.h"
+#include "agent/subnet_pools.h"
 #include "cni/types.h"
 #include "dataplane/pod_wiring.h"
-#include "ipam/allocator.h"
 #include "store/store.h"
 
 namespace podnet::agent {
 
 class CniService {
  public:
-  CniService(store::Store& store, ipam::Allocator& allocator, dataplane::PodWiring& wiring,
+  // Attachments of every node share the store; this service only ever changes nodeName's.
+  CniService(store::Store& store, SubnetPools& pools, dataplane::PodWiring& wiring,
              std::string nodeName, int defaultMtu);
   // Finishes every queued teardown before returning.
   ~CniService();
@@ -37,7 +38,9 @@ class CniService {
   // no attachment owns. Ready attachments and their traffic are left untouched.
   Status reconcile();
 
+  // Every node's attachments, or only this node's.
   Result<std::vector<Attachment>> attachments();
+  Result<std::vector<Attachment>> localAttachments();
 
  private:
   struct Reply {
@@ -67,7 +70,7 @@ class CniService {
   void teardownLoop();
 
   store::Store& store_;
-  ipam::Allocator& allocator_;
+  SubnetPools& pools_;
   dataplane::PodWiring& wiring_;
   std::string nodeName_;
   int defaultMtu_;

@@ -11,9 +11,15 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/cni_service.h"
+#include "agent/node_registration.h"
+#include "agent/overlay_sync.h"
+#include "agent/subnet_table.h"
 #include "common/fd.h"
 #include "dataplane/node_network.h"
+#include "dataplane/overlay.h"
+#include "registry/service.h"
 #include "rpc/unix_socket.h"
+#include "store/etcd_store.h"
 #include "store/sqlite_store.h"
 
 namespace podnet::agent {
@@ -35,21 +41,72 @@ Result<UniqueFd> lockStateDir(const std::string& dir) {
   return fd;
 }
 
+// etcd may come up after the agent (the lab starts them together; a node reboots faster than
+// the control plane): keep trying until it answers or a signal arrives (nullptr then).
+Result<std::unique_ptr<store::Store>> openStore(const AgentOptions& o, const sigset_t& signals) {
+  if (o.store == "sqlite") {
+    return std::unique_ptr<store::Store>(
+        PODNET_TRY(store::SqliteStore::open(o.stateDir + "/podnet.db")));
+  }
+  while (true) {
+    auto etcd = store::EtcdStore::connect(o.etcdEndpoints, std::chrono::seconds(5));
+    if (etcd) return std::unique_ptr<store::Store>(std::move(*etcd));
+    spdlog::warn("etcd: {}; retrying", etcd.error().message);
+    timespec wait{1, 0};
+    if (sigtimedwait(&signals, nullptr, &wait) > 0) return std::unique_ptr<store::Store>();
+  }
+}
+
+// Several nodes: the overlay to the other nodes, this node's registration, and the watch that
+// programs the overlay. Members are destroyed in reverse: the watch stops before the overlay.
+struct Cluster {
+  std::optional<dataplane::Overlay> overlay;
+  std::unique_ptr<NodeRegistration> registration;
+  std::unique_ptr<OverlaySync> sync;
+};
+
+Result<std::unique_ptr<Cluster>> joinCluster(const AgentOptions& o, store::Store& store) {
+  auto uplink = PODNET_TRY(dataplane::findUplink(o.uplink));
+  auto cluster = std::make_unique<Cluster>();
+  dataplane::OverlayConfig config;
+  config.backend =
+      o.backend == "host-gw" ? dataplane::Backend::kHostGw : dataplane::Backend::kVxlan;
+  config.uplink = uplink.device;
+  config.underlayIp = uplink.address;
+  cluster->overlay = PODNET_TRY(dataplane::Overlay::create(config));
+  cluster->sync = PODNET_TRY(OverlaySync::start(store, *cluster->overlay, o.nodeName, o.backend));
+  model::Node node;
+  node.name = o.nodeName;
+  node.underlayIp = uplink.address;
+  node.vtepMac = cluster->overlay->localVtepMac();
+  node.backend = o.backend;
+  cluster->registration = PODNET_TRY(NodeRegistration::start(store, node, o.leaseTtl));
+  spdlog::info("node {}: {} over {} ({}), pod MTU {}", o.nodeName, o.backend, uplink.device,
+               uplink.address.str(), cluster->overlay->podMtu());
+  return cluster;
+}
+
 Status run(const AgentOptions& o, const sigset_t& signals) {
   auto lock = PODNET_TRY(lockStateDir(o.stateDir));
-  auto store = PODNET_TRY(store::SqliteStore::open(o.stateDir + "/podnet.db"));
-  auto pool = PODNET_TRY(ipam::Pool::create(o.pool));
-  PODNET_TRY_STATUS(
-      dataplane::ensureNodeNetwork({o.bridge, pool.interfaceAddress(pool.gateway())}));
+  auto store = PODNET_TRY(openStore(o, signals));
+  if (!store) return okStatus();  // stopped while waiting for etcd
+  auto subnets = PODNET_TRY(SubnetTable::start(*store, o.pool, o.bridge));
   auto wiring = PODNET_TRY(dataplane::PodWiring::create());
-  ipam::Allocator allocator(*store, pool);
-  CniService service(*store, allocator, wiring, o.nodeName, o.mtu);
+  std::unique_ptr<Cluster> cluster;
+  if (o.store == "etcd") cluster = PODNET_TRY(joinCluster(o, *store));
+  int mtu = o.mtu > 0 ? o.mtu : cluster ? cluster->overlay->podMtu() : 1500;
+  CniService service(*store, *subnets, wiring, o.nodeName, mtu);
   PODNET_TRY_STATUS(service.reconcile());
 
-  auto server = PODNET_TRY(rpc::Server::listen(
-      o.socketPath, [&](const nlohmann::json& request) { return service.handle(request); }));
-  spdlog::info("podnetd on node {}: pool {} gateway {}, store {}/podnet.db, listening on {}",
-               o.nodeName, pool.config().cidr.str(), pool.gateway().str(), o.stateDir,
+  // CNI and pod listings go to the CNI service; apply/delete/get of cluster objects to the
+  // registry, which validates them against the store.
+  auto server = PODNET_TRY(rpc::Server::listen(o.socketPath, [&](const nlohmann::json& request) {
+    std::string op = request.is_object() ? request.value("op", "") : "";
+    if (registry::servesOp(op)) return registry::answer(*store, request);
+    return service.handle(request);
+  }));
+  spdlog::info("podnetd on node {}: store {}, listening on {}", o.nodeName,
+               o.store == "sqlite" ? o.stateDir + "/podnet.db" : o.etcdEndpoints.front(),
                o.socketPath);
 
   std::thread waiter([&] {

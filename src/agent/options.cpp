@@ -26,10 +26,26 @@ ParsedArgs parseAgentArgs(int argc, char** argv) {
   app.add_option("--gateway", gateway, "Pool gateway (default: first address of the pool)");
   app.add_option("--exclude", excludes,
                  "Addresses never handed out: IP, FIRST..LAST or CIDR (repeatable)");
-  app.add_option("--mtu", o.mtu, "Pod interface MTU")
-      ->check(CLI::Range(68, 65535))
-      ->capture_default_str();
+  app.add_option("--mtu", o.mtu,
+                 "Pod interface MTU (default: derived from the uplink, or 1500 on one node)")
+      ->check(CLI::Range(68, 65535));
   app.add_option("--bridge", o.bridge, "Node device that holds the pool gateway")
+      ->capture_default_str();
+  app.add_option("--store", o.store, "sqlite (embedded, one node) or etcd (several nodes)")
+      ->check(CLI::IsMember({"sqlite", "etcd"}))
+      ->capture_default_str();
+  app.add_option("--etcd-endpoints", o.etcdEndpoints, "etcd client endpoints, host:port")
+      ->delimiter(',');
+  app.add_option("--uplink", o.uplink,
+                 "Underlay device towards the other nodes (etcd only; default: the device of "
+                 "the default route)");
+  app.add_option("--backend", o.backend, "How pods on other nodes are reached")
+      ->check(CLI::IsMember({"vxlan", "host-gw"}))
+      ->capture_default_str();
+  int leaseSeconds = static_cast<int>(o.leaseTtl.count());
+  app.add_option("--lease-ttl", leaseSeconds,
+                 "Seconds without the agent before this node counts as gone (etcd only)")
+      ->check(CLI::Range(2, 3600))
       ->capture_default_str();
   app.add_option("--log-level", o.logLevel, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
@@ -46,6 +62,13 @@ ParsedArgs parseAgentArgs(int argc, char** argv) {
     parsed.exitNow = 2;
     return parsed;
   };
+  o.leaseTtl = std::chrono::seconds(leaseSeconds);
+  if (o.store == "etcd" && o.etcdEndpoints.empty()) {
+    return fail("--store etcd needs --etcd-endpoints (host:port,...)");
+  }
+  if (o.store == "sqlite" && !o.etcdEndpoints.empty()) {
+    return fail("--etcd-endpoints is only used with --store etcd");
+  }
   auto prefix = Ipv4Prefix::parse(cidr);
   if (!prefix) return fail("--pod-cidr: " + prefix.error().message);
   o.pool.cidr = *prefix;

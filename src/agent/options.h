@@ -2,6 +2,7 @@
 // agents can share one machine (the lab runs one per node namespace).
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -15,9 +16,20 @@ struct AgentOptions {
   std::string socketPath = "/run/podnet/podnetd.sock";
   std::string nodeName;  // defaults to the host name
   std::string bridge = "podnet0";
-  int mtu = 1500;
+  int mtu = 0;  // 0: the overlay's (uplink MTU - 50 for vxlan), or 1500 on a single node
   std::string logLevel = "info";
-  ipam::PoolConfig pool;  // default 10.244.0.0/16
+  // The default subnet, created in the store from these flags when the store has none; it serves
+  // every namespace that no Subnet binds. Default 10.244.0.0/16.
+  ipam::PoolConfig pool;
+
+  // Where cluster state lives: "sqlite" (embedded, one node) or "etcd" (several nodes).
+  std::string store = "sqlite";
+  std::vector<std::string> etcdEndpoints;
+  // Several nodes (etcd only): the underlay device, how pods on other nodes are reached, and
+  // the lease that keeps this node registered while the agent runs.
+  std::string uplink;
+  std::string backend = "vxlan";
+  std::chrono::seconds leaseTtl{10};
 };
 
 // Parses podnetd's command line. Returns the exit code to use when it should not run (--help,

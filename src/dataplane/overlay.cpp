@@ -12,6 +12,7 @@
 #include "netlink/neigh_entry.h"
 #include "netlink/owned_route.h"
 #include "netlink/rtnl_socket.h"
+#include "netlink/sysctl.h"
 #include "netlink/vxlan_link.h"
 
 namespace podnet::dataplane {
@@ -46,6 +47,19 @@ Ipv4Prefix host(Ipv4 ip) {
 // Keeps the first failure and lets the caller carry on with the rest.
 void keepFirst(Status& first, Status next) {
   if (first.ok() && !next.ok()) first = std::move(next);
+}
+
+// Over vxlan, a pod reaching a remote node's underlay address leaves untunnelled through the
+// uplink and the reply comes back through the tunnel (see the top of overlay.h). Strict reverse
+// path filtering (rp_filter=1, on "all" or the device) drops both halves; loose (2) keeps its
+// protection against sources with no route at all. 0 and 2 are left as they are.
+Status loosenStrictReversePath(const std::string& device) {
+  auto all = netlink::readSysctl("net/ipv4/conf/all/rp_filter");
+  auto dev = netlink::readSysctl("net/ipv4/conf/" + device + "/rp_filter");
+  if ((all && *all == "1") || (dev && *dev == "1")) {
+    return netlink::writeSysctl("net/ipv4/conf/" + device + "/rp_filter", "2");
+  }
+  return okStatus();
 }
 
 }  // namespace
@@ -289,6 +303,8 @@ Result<Overlay> Overlay::create(const OverlayConfig& config) {
     netlink::VxlanSpec spec{config.vni, config.port, config.underlayIp, uplink->index, false};
     state->routeDevIndex =
         PODNET_TRY(ensureVxlanDevice(state->sock, config, spec, state->mac, state->mtu));
+    PODNET_TRY_STATUS(loosenStrictReversePath(config.uplink));
+    PODNET_TRY_STATUS(loosenStrictReversePath(config.device));
   }
   return Overlay(std::move(state));
 }

@@ -24,8 +24,10 @@
 //   join address, and the remote pod's reply comes back through the tunnel (the remote node has a
 //   route to that join address). So node->remote pod, and pod->remote node at the remote node's
 //   JOIN address, are symmetric and work under strict rp_filter. Pod->remote node at its UNDERLAY
-//   address leaves through the uplink untunnelled with the pod's source address (the reply comes
-//   back through the tunnel): that needs NAT or a routed underlay and is not a supported path.
+//   address leaves through the uplink untunnelled with the pod's source address and the reply
+//   comes back through the tunnel. That asymmetric path works under loose or no reverse-path
+//   filtering, so create() turns a strict rp_filter (1) on the uplink and the VXLAN device into
+//   loose (2); nodes need no NAT for it.
 //   Device MTU = uplink MTU - 50 (outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14).
 //
 // host-gw (nodes share an L2 link; the kernel refuses a gateway that is not on it):

@@ -11,13 +11,27 @@ namespace {
 constexpr int kMaxAttempts = 16;
 
 std::string poolPrefix(const Pool& pool) {
-  return "/podnet/ipam/" + pool.config().name + "/";
+  return reservationPrefix(pool.config().name);
 }
 
 }  // namespace
 
+std::string reservationPrefix(const std::string& poolName) {
+  return "/podnet/ipam/" + poolName + "/";
+}
+
 std::string reservationKey(const Pool& pool, Ipv4 ip) {
   return poolPrefix(pool) + ip.str();
+}
+
+Status releaseReservation(store::Store& store, const std::string& poolName, Ipv4 ip,
+                          const std::string& owner, const std::vector<store::Op>& alsoOps) {
+  std::string key = reservationPrefix(poolName) + ip.str();
+  std::vector<store::Op> ops{store::Op::del(key)};
+  ops.insert(ops.end(), alsoOps.begin(), alsoOps.end());
+  auto txn = store.txn({store::Compare::valueIs(key, owner)}, ops, alsoOps);
+  if (!txn) return txn.error().context("pool " + poolName + ": release " + ip.str());
+  return okStatus();
 }
 
 struct Allocator::Held {
@@ -132,12 +146,7 @@ Result<Ipv4> Allocator::allocate(const std::string& owner,
 
 Status Allocator::release(Ipv4 ip, const std::string& owner,
                           const std::vector<store::Op>& alsoOps) {
-  std::string key = reservationKey(pool_, ip);
-  std::vector<store::Op> ops{store::Op::del(key)};
-  ops.insert(ops.end(), alsoOps.begin(), alsoOps.end());
-  auto txn = store_.txn({store::Compare::valueIs(key, owner)}, ops, alsoOps);
-  if (!txn) return txn.error().context("pool " + pool_.config().name + ": release " + ip.str());
-  return okStatus();
+  return releaseReservation(store_, pool_.config().name, ip, owner, alsoOps);
 }
 
 Result<std::vector<std::pair<Ipv4, std::string>>> Allocator::reservations() {

@@ -20,6 +20,14 @@ namespace podnet::ipam {
 
 // "/podnet/ipam/<pool>/<ip>"
 std::string reservationKey(const Pool& pool, Ipv4 ip);
+// "/podnet/ipam/<pool>/": every reservation of the pool.
+std::string reservationPrefix(const std::string& poolName);
+
+// Allocator::release for a pool known only by name (the controller, an attachment whose subnet
+// this agent no longer serves): deletes the reservation if owner holds it, and applies alsoOps
+// in the same transaction either way.
+Status releaseReservation(store::Store&, const std::string& poolName, Ipv4 ip,
+                          const std::string& owner, const std::vector<store::Op>& alsoOps = {});
 
 class Allocator {
  public:

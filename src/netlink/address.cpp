@@ -27,6 +27,20 @@ Status addAddress(Socket& sock, const std::string& ifname, Ipv4Prefix address, i
   return status;
 }
 
+Status deleteAddress(Socket& sock, const std::string& ifname, Ipv4Prefix address) {
+  int index = PODNET_TRY(detail::linkIndex(sock, ifname));
+  std::string what = "address " + address.str() + " on " + ifname;
+  NlObjectPtr<rtnl_addr> addr(rtnl_addr_alloc());
+  auto local = detail::toNlAddr(address);
+  if (!addr || !local) return makeError(Errc::kInternal, what + ": out of memory");
+  rtnl_addr_set_ifindex(addr.get(), index);
+  rtnl_addr_set_family(addr.get(), AF_INET);
+  rtnl_addr_set_local(addr.get(), local.get());
+  Status status = sock.check(rtnl_addr_delete(sock.get(), addr.get(), 0), what, "RTM_DELADDR");
+  if (!status.ok() && status.error().code == Errc::kNotFound) return okStatus();
+  return status;
+}
+
 Result<std::vector<Ipv4Prefix>> listAddresses(Socket& sock, const std::string& ifname) {
   int index = PODNET_TRY(detail::linkIndex(sock, ifname));
   nl_cache* raw = nullptr;

@@ -14,6 +14,8 @@ namespace podnet::netlink {
 Status addAddress(Socket&, const std::string& ifname, Ipv4Prefix address);
 // The same for a caller that already knows ifname's index (saves the lookup round trip).
 Status addAddress(Socket&, const std::string& ifname, Ipv4Prefix address, int ifindex);
+// Success when the address is not there.
+Status deleteAddress(Socket&, const std::string& ifname, Ipv4Prefix address);
 Result<std::vector<Ipv4Prefix>> listAddresses(Socket&, const std::string& ifname);
 
 }  // namespace podnet::netlink

@@ -22,6 +22,7 @@ Errc errcFromNlError(int rc) {
       return Errc::kAlreadyExists;
     case NLE_NODEV:
     case NLE_OBJ_NOTFOUND:  // ENOENT, ESRCH
+    case NLE_NOADDR:        // EADDRNOTAVAIL: no such address
       return Errc::kNotFound;
     default:
       return Errc::kKernel;

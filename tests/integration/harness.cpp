@@ -165,14 +165,6 @@ std::string netconf(const std::string& socket, const std::string& version,
   return conf.dump();
 }
 
-bool eventually(const std::function<bool()>& cond) {
-  for (int i = 0; i < 1000; ++i) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return cond();
-}
-
 std::vector<std::string> podnetVeths(const TestNetns& node) {
   std::vector<std::string> out;
   auto links = nlohmann::json::parse(node.exec("ip -j link show type veth").out, nullptr, false);

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/eventually.h"
 #include "support/temp_dir.h"
 
 namespace podnet::testing {
@@ -86,10 +87,6 @@ std::map<std::string, std::string> cniEnv(const std::string& command,
 std::string netconf(const std::string& socket, const std::string& version = "1.1.0",
                     const nlohmann::json& extra = nlohmann::json::object());
 
-// Polls cond until it holds or 20 s pass; returns whether it held. For effects that podnetd
-// finishes in the background (the kernel's veth removal after DEL). Not a timing assertion: the
-// bound is far above any expected delay.
-bool eventually(const std::function<bool()>& cond);
 
 // Host-side podnet veths in a node namespace.
 std::vector<std::string> podnetVeths(const TestNetns& node);
