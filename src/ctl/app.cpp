@@ -6,6 +6,8 @@
 
 #include "cni/plugin.h"
 #include "ctl/pods_view.h"
+#include "ctl/resource_commands.h"
+#include "lab/commands.h"
 #include "rpc/unix_socket.h"
 
 namespace podnet::ctl {
@@ -45,6 +47,8 @@ int runCtl(int argc, char** argv) {
   pods->add_option("-o,--output", output, "table, wide or json")
       ->check(CLI::IsMember({"table", "wide", "json"}))
       ->capture_default_str();
+  auto labCommands = lab::addCommands(app);
+  auto resourceCommands = ResourceCommands::add(app, *get, socket);
 
   try {
     app.parse(argc, argv);
@@ -52,6 +56,8 @@ int runCtl(int argc, char** argv) {
     return app.exit(e);
   }
   if (*pods) return getPods(socket, output);
+  if (auto code = labCommands->run()) return *code;
+  if (auto code = resourceCommands->run()) return *code;
   return 0;
 }
 
