@@ -5,6 +5,8 @@
 #   bench/run.sh --pods 500
 #   bench/run.sh --reference-only   # the reference plugins alone
 # Arguments go to podnet-bench-cni. PODNET_BENCH_BUILD_DIR picks the build dir (default build-release).
+# Then podnet-bench-lab (pods across nodes against the nodes, per backend, in a lab of its own);
+# its arguments come from PODNET_BENCH_LAB_ARGS, e.g. "--backend host-gw --rounds 9".
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,3 +17,8 @@ cmake --build "$build" -j"$(nproc)"
 
 echo "== podnet-bench-cni: CNI ADD/DEL latency"
 "$build/bench/podnet-bench-cni" "$@"
+
+echo
+echo "== podnet-bench-lab: between nodes (iperf3, round trips, propagation), per backend"
+# shellcheck disable=SC2086 # word splitting of the argument list is intended
+"$build/bench/podnet-bench-lab" ${PODNET_BENCH_LAB_ARGS:-}
