@@ -27,14 +27,6 @@ class LabClusterTest : public LabFixture, public ::testing::WithParamInterface<s
       ASSERT_EQ(add.status, 0) << add.out;
     }
   }
-
-  nlohmann::json state() const {
-    std::ifstream in(layout_->stateFile());
-    std::stringstream text;
-    text << in.rdbuf();
-    return nlohmann::json::parse(text.str(), nullptr, false);
-  }
-  std::string ipOf(const std::string& pod) const { return state()["pods"][pod].value("ip", ""); }
 };
 
 TEST_P(LabClusterTest, PodsOnOneNodeReachEachOther) {

@@ -11,10 +11,14 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -72,6 +76,19 @@ class LabFixture : public ::testing::Test {
     auto down = lab("down");
     EXPECT_EQ(down.status, 0) << down.out;
     EXPECT_EQ(leftovers(), std::vector<std::string>{});
+  }
+
+  // The lab's record (lab.json) and a pod's address from it ("" when unknown).
+  nlohmann::json state() const {
+    std::ifstream in(layout_->stateFile());
+    std::stringstream text;
+    text << in.rdbuf();
+    return nlohmann::json::parse(text.str(), nullptr, false);
+  }
+  std::string ipOf(const std::string& pod) const {
+    auto s = state();
+    if (!s.is_object() || !s["pods"].is_object() || !s["pods"].contains(pod)) return "";
+    return s["pods"][pod].value("ip", "");
   }
 
   // Everything of this lab that still exists: namespaces, processes, directories.

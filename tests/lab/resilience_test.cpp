@@ -42,14 +42,6 @@ class LabResilienceTest : public LabFixture, public ::testing::WithParamInterfac
     }
   }
 
-  nlohmann::json state() const {
-    std::ifstream in(layout_->stateFile());
-    std::stringstream text;
-    text << in.rdbuf();
-    return nlohmann::json::parse(text.str(), nullptr, false);
-  }
-  std::string ipOf(const std::string& pod) const { return state()["pods"][pod].value("ip", ""); }
-
   // The pod/node reachability matrix of the issue: pod<->pod on one node and across nodes,
   // pod->node and node->pod; returns the pairs that did not connect.
   std::vector<std::string> matrixFailures() const {
