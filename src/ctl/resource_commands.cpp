@@ -7,6 +7,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "ctl/nodes_view.h"
 #include "ctl/subnets_view.h"
 #include "model/manifest.h"
 #include "registry/apply.h"
@@ -106,6 +107,17 @@ int runGetSubnets(const std::string& socket, OutputFormat format, std::ostream& 
   return 0;
 }
 
+int runGetNodes(const std::string& socket, OutputFormat format, std::ostream& out,
+                std::ostream& err) {
+  auto reply = ask(socket, {{"op", "nodes"}});
+  if (!reply) {
+    err << "podnetctl: " << reply.error().message << "\n";
+    return 1;
+  }
+  out << renderNodes(reply->value("nodes", nlohmann::json::array()), format);
+  return 0;
+}
+
 std::unique_ptr<ResourceCommands> ResourceCommands::add(CLI::App& app, CLI::App& get,
                                                         const std::string& socket) {
   std::unique_ptr<ResourceCommands> c(new ResourceCommands(socket));
@@ -118,6 +130,11 @@ std::unique_ptr<ResourceCommands> ResourceCommands::add(CLI::App& app, CLI::App&
   c->subnets_ = get.add_subcommand("subnets", "Subnets with their used and free addresses");
   c->subnets_->alias("subnet");
   c->subnets_->add_option("-o,--output", c->output_, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  c->nodes_ = get.add_subcommand("nodes", "Nodes registered in the cluster (etcd store)");
+  c->nodes_->alias("node");
+  c->nodes_->add_option("-o,--output", c->output_, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
   return c;
@@ -133,6 +150,10 @@ std::optional<int> ResourceCommands::run() const {
   if (*subnets_) {
     return runGetSubnets(socket_, output_ == "json" ? OutputFormat::kJson : OutputFormat::kTable,
                          std::cout, std::cerr);
+  }
+  if (*nodes_) {
+    return runGetNodes(socket_, output_ == "json" ? OutputFormat::kJson : OutputFormat::kTable,
+                       std::cout, std::cerr);
   }
   return std::nullopt;
 }

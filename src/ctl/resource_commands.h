@@ -33,6 +33,9 @@ Result<std::vector<nlohmann::json>> loadManifests(const std::vector<std::string>
 int runManifests(const std::string& socket, const std::vector<std::string>& files, ManifestUse use,
                  std::istream& in, std::ostream& out, std::ostream& err);
 
+// get nodes: the registered nodes rendered on out; errors on err, returning 1.
+int runGetNodes(const std::string& socket, OutputFormat format, std::ostream& out,
+                std::ostream& err);
 // get subnets: the agent's subnets rendered on out; errors on err, returning 1.
 int runGetSubnets(const std::string& socket, OutputFormat format, std::ostream& out,
                   std::ostream& err);
@@ -53,6 +56,7 @@ class ResourceCommands {
   CLI::App* apply_ = nullptr;
   CLI::App* delete_ = nullptr;
   CLI::App* subnets_ = nullptr;
+  CLI::App* nodes_ = nullptr;
   std::vector<std::string> applyFiles_, deleteFiles_;
   std::string output_ = "table";
 };

@@ -1,6 +1,7 @@
 #include "registry/service.h"
 
 #include "cni/types.h"
+#include "model/objects.h"
 #include "registry/apply.h"
 #include "registry/subnets.h"
 
@@ -42,7 +43,7 @@ nlohmann::json listAnswer(const char* field, const std::vector<AppliedObject>& o
 }  // namespace
 
 bool servesOp(const std::string& op) {
-  return op == "apply" || op == "delete" || op == "subnets";
+  return op == "apply" || op == "delete" || op == "subnets" || op == "nodes";
 }
 
 nlohmann::json errorAnswer(const Error& error) {
@@ -57,6 +58,16 @@ nlohmann::json answer(store::Store& store, const nlohmann::json& request) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& u : *usage) list.push_back(toJson(u));
     return {{"ok", true}, {"subnets", list}};
+  }
+  if (op == "nodes") {
+    auto kvs = store.list(model::Node::kPrefix);
+    if (!kvs) return errorAnswer(kvs.error());
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& kv : *kvs) {
+      auto node = nlohmann::json::parse(kv.value, nullptr, /*allow_exceptions=*/false);
+      if (node.is_object()) list.push_back(std::move(node));
+    }
+    return {{"ok", true}, {"nodes", list}};
   }
   if (op != "apply" && op != "delete") {
     return errorAnswer(makeError(Errc::kDecode, "unknown request op \"" + op + "\""));

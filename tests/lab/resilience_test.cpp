@@ -118,6 +118,8 @@ TEST_P(LabResilienceTest, ANodeThatIsGoneLosesItsRoutesAndItsAddresses) {
   };
   ASSERT_NE(routesOn("n1").find(ipC + " via"), std::string::npos) << routesOn("n1");
   auto subnetsBefore = ctl("n1", "get subnets -o json");
+  EXPECT_NE(ctl("n1", "get nodes").find("n3     172.30.0.13"), std::string::npos)
+      << ctl("n1", "get nodes");
 
   // n3's agent dies and stays dead: after its lease (10 s) the controller releases its pods.
   auto stop = lab("stop n3 --kill");
@@ -142,6 +144,7 @@ TEST_P(LabResilienceTest, ANodeThatIsGoneLosesItsRoutesAndItsAddresses) {
   const std::string after = ctl("n1", "get subnets -o json");
   ASSERT_GE(used(subnetsBefore), 3) << subnetsBefore;
   EXPECT_EQ(used(after) + 1, used(subnetsBefore)) << after;
+  EXPECT_EQ(ctl("n1", "get nodes").find("n3 "), std::string::npos) << ctl("n1", "get nodes");
   // The rest of the cluster is untouched.
   EXPECT_EQ(probe("demo/a", "demo/b", 80), "connected");
   EXPECT_EQ(probe("n2", "demo/a", 80), "connected");
