@@ -87,7 +87,6 @@ std::map<std::string, std::string> cniEnv(const std::string& command,
 std::string netconf(const std::string& socket, const std::string& version = "1.1.0",
                     const nlohmann::json& extra = nlohmann::json::object());
 
-
 // Host-side podnet veths in a node namespace.
 std::vector<std::string> podnetVeths(const TestNetns& node);
 
