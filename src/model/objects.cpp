@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "model/subnet.h"  // isDnsSubdomain
+
 namespace podnet::model {
 namespace {
 
@@ -53,47 +55,41 @@ Result<ObjectMeta> metaFromJson(const nlohmann::json& j, const std::string& kind
   return meta;
 }
 
-bool nameChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-}
-
-// A label name or value: at most 63 characters, alphanumeric at both ends.
-bool validName(const std::string& s) {
+// A label name or value: at most 63 characters of [A-Za-z0-9._-], alphanumeric at both ends.
+bool isQualifiedName(const std::string& s) {
   if (s.empty() || s.size() > 63) return false;
   if (!std::isalnum(static_cast<unsigned char>(s.front())) ||
       !std::isalnum(static_cast<unsigned char>(s.back())))
     return false;
-  for (char c : s)
-    if (!nameChar(c)) return false;
-  return true;
-}
-
-bool validDnsSubdomain(const std::string& s) {
-  if (s.empty() || s.size() > 253) return false;
   for (char c : s) {
-    if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.'))
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
       return false;
+    }
   }
-  return std::isalnum(static_cast<unsigned char>(s.front())) &&
-         std::isalnum(static_cast<unsigned char>(s.back()));
+  return true;
 }
 
 }  // namespace
 
+bool isLabelKey(const std::string& key) {
+  auto slash = key.find('/');
+  if (slash == std::string::npos) return isQualifiedName(key);
+  return isDnsSubdomain(key.substr(0, slash)) && isQualifiedName(key.substr(slash + 1));
+}
+
+bool isLabelValue(const std::string& value) {
+  return value.empty() || isQualifiedName(value);
+}
+
 Status validateLabels(const Labels& labels) {
   for (const auto& [key, value] : labels) {
-    auto slash = key.find('/');
-    std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
-    bool ok =
-        validName(name) && (slash == std::string::npos || validDnsSubdomain(key.substr(0, slash)));
-    if (!ok) {
+    if (!isLabelKey(key)) {
       return makeError(Errc::kInvalidArgument,
                        "metadata.labels: invalid key \"" + key +
                            "\" (an optional DNS prefix and '/', then at most 63 characters of "
                            "letters, digits, '-', '_' or '.', alphanumeric at both ends)");
     }
-    if (!value.empty() && !validName(value)) {
+    if (!isLabelValue(value)) {
       return makeError(Errc::kInvalidArgument,
                        "metadata.labels." + key + ": invalid value \"" + value +
                            "\" (at most 63 characters of letters, digits, '-', '_' or '.', "

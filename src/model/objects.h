@@ -83,5 +83,8 @@ Result<Node> nodeFromJson(const nlohmann::json&);
 // of at most 63 characters of [A-Za-z0-9._-], starting and ending alphanumeric; values the same
 // or empty). The error names the offending key.
 Status validateLabels(const Labels&);
+// The same rules for one key or value (label selectors check theirs with these).
+bool isLabelKey(const std::string& key);
+bool isLabelValue(const std::string& value);
 
 }  // namespace podnet::model

@@ -10,29 +10,6 @@ namespace {
 
 using namespace detail;
 
-bool nameChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-}
-
-bool isQualifiedName(const std::string& s) {
-  if (s.empty() || s.size() > 63) return false;
-  if (!std::isalnum(static_cast<unsigned char>(s.front())) ||
-      !std::isalnum(static_cast<unsigned char>(s.back())))
-    return false;
-  return std::all_of(s.begin(), s.end(), nameChar);
-}
-
-bool isDnsSubdomain(const std::string& s) {
-  if (s.empty() || s.size() > 253) return false;
-  for (char c : s) {
-    if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.'))
-      return false;
-  }
-  return std::isalnum(static_cast<unsigned char>(s.front())) &&
-         std::isalnum(static_cast<unsigned char>(s.back()));
-}
-
 constexpr std::string_view kLabelKeyRule =
     "an optional DNS prefix and '/', then at most 63 characters of letters, digits, '-', '_' or "
     "'.', alphanumeric at both ends";
@@ -98,13 +75,11 @@ const char* operatorName(LabelRequirement::Operator op) {
 }
 
 bool isLabelKey(const std::string& key) {
-  auto slash = key.find('/');
-  if (slash == std::string::npos) return isQualifiedName(key);
-  return isDnsSubdomain(key.substr(0, slash)) && isQualifiedName(key.substr(slash + 1));
+  return model::isLabelKey(key);
 }
 
 bool isLabelValue(const std::string& value) {
-  return value.empty() || isQualifiedName(value);
+  return model::isLabelValue(value);
 }
 
 bool LabelRequirement::matches(const model::Labels& labels) const {
