@@ -46,15 +46,26 @@ static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
 	struct pn_ct_state ct = {};
 	struct pn_policy_verdict decision;
 	__u32 self_identity, peer_identity, subject;
-	int enforce, parsed, ct_result;
+	int enforce, parsed, ct_result, host_device;
 	__u64 now = bpf_ktime_get_ns();
 
-	enforce = mode == PN_ENFORCE_ALWAYS ||
-		  (mode == PN_ENFORCE_DEFAULT && ep && (ep->flags & enforce_flag));
+	host_device = ep && ep->identity == PN_IDENTITY_HOST;
+	/* "always" isolates pods, never the node: only a host policy does (its endpoint flags). */
+	enforce = (mode == PN_ENFORCE_ALWAYS && !host_device) ||
+		  (mode != PN_ENFORCE_NEVER && ep && (ep->flags & enforce_flag));
 
 	parsed = pn_parse(skb, &pkt);
 	if (parsed == PN_PARSE_ARP)
 		return TC_ACT_OK;
+	if (host_device) {
+		/* Only the node's own IPv4 traffic is the host firewall's: forwarded pod traffic and
+		 * other protocols pass untouched. */
+		if (parsed != PN_PARSE_IPV4)
+			return TC_ACT_OK;
+		if (pn_identity_of(direction == PN_DIR_INGRESS ? pkt.daddr : pkt.saddr) !=
+		    PN_IDENTITY_HOST)
+			return TC_ACT_OK;
+	}
 
 	ev.time_ns = now;
 	ev.policy_revision = cfg ? cfg->policy_revision : 0;
@@ -132,6 +143,23 @@ static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
 		if (decision.match != PN_MATCH_POLICY_ALLOW)
 			return pn_drop(&ev, PN_DROP_POLICY_DEFAULT, PN_MATCH_DEFAULT_DENY);
 		ev.match = PN_MATCH_POLICY_ALLOW;
+	}
+
+	/* A local pod -> its node: the host firewall's ingress decides as well. */
+	if (direction == PN_DIR_EGRESS && peer_identity == PN_IDENTITY_HOST && !host_device &&
+	    mode != PN_ENFORCE_NEVER) {
+		struct pn_endpoint_key host_key = { .ifindex = PN_HOST_ENDPOINT_KEY };
+		struct pn_endpoint_value *host = bpf_map_lookup_elem(&pn_endpoints, &host_key);
+
+		if (host && (host->flags & PN_EP_ENFORCE_INGRESS)) {
+			decision = pn_policy_decide(host->subject, self_identity, PN_DIR_INGRESS, &pkt);
+			ev.policy_id = decision.policy_id;
+			if (decision.match == PN_MATCH_POLICY_DENY)
+				return pn_drop(&ev, PN_DROP_POLICY_DENY, PN_MATCH_POLICY_DENY);
+			if (decision.match != PN_MATCH_POLICY_ALLOW)
+				return pn_drop(&ev, PN_DROP_POLICY_DEFAULT, PN_MATCH_HOST_DEFAULT_DENY);
+			ev.match = PN_MATCH_POLICY_ALLOW;
+		}
 	}
 
 	pn_ct_create(skb->ifindex, direction, &pkt, now, ev.policy_id, ev.src_identity,

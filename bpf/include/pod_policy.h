@@ -85,6 +85,7 @@ enum pn_match {
 	PN_MATCH_CT_REPLY = 5, /* a reply of a tracked flow */
 	PN_MATCH_HOST = 6, /* from the pod's own node: always allowed */
 	PN_MATCH_INVALID = 7, /* dropped before any policy decision (see drop reason) */
+	PN_MATCH_HOST_DEFAULT_DENY = 8, /* a pod -> its node: the node is isolated, nothing allows it */
 };
 
 /* Agent-wide enforcement mode (Cilium's policy-enforcement). */
@@ -107,7 +108,16 @@ struct pn_ipcache_value {
 };
 PN_STATIC_ASSERT(sizeof(struct pn_ipcache_value) == 8, "pn_ipcache_value layout");
 
-/* ---- pn_endpoints: hash, host-side ifindex -> endpoint. ---- */
+/*
+ * ---- pn_endpoints: hash, host-side ifindex -> endpoint. ----
+ * The host firewall: the node's own devices (uplink, VXLAN device) carry an endpoint whose
+ * identity is PN_IDENTITY_HOST; on them the programs judge only packets to or from an address of
+ * the node (the ipcache says PN_IDENTITY_HOST) and pass everything else untouched. The entry under
+ * PN_HOST_ENDPOINT_KEY (no device has ifindex 0) is the same host endpoint, consulted when a local
+ * pod sends to its node: after the pod's egress decision, the node's ingress decides too.
+ */
+#define PN_HOST_ENDPOINT_KEY 0
+
 enum pn_endpoint_flags {
 	PN_EP_ENFORCE_INGRESS = 1 << 0, /* a policy selects the pod for ingress */
 	PN_EP_ENFORCE_EGRESS = 1 << 1, /* a policy selects the pod for egress */

@@ -136,6 +136,17 @@ Result<uint32_t> PolicyMaps::identityOf(Ipv4 address) {
   return value.identity;
 }
 
+Result<std::map<Ipv4Prefix, uint32_t>> PolicyMaps::identities() {
+  auto raws = PODNET_TRY(keys<pn_ipcache_key>(ipcache_.get(), PN_MAP_IPCACHE));
+  std::map<Ipv4Prefix, uint32_t> out;
+  for (const auto& raw : raws) {
+    pn_ipcache_value value{};
+    if (bpf_map_lookup_elem(ipcache_.get(), &raw, &value) != 0) continue;  // removed meanwhile
+    out[Ipv4Prefix{Ipv4{ntohl(raw.addr)}, static_cast<uint8_t>(raw.prefixlen)}] = value.identity;
+  }
+  return out;
+}
+
 Status PolicyMaps::setEndpoint(uint32_t ifindex, const Endpoint& endpoint) {
   pn_endpoint_key key{ifindex};
   pn_endpoint_value value{};
@@ -168,6 +179,16 @@ Result<std::optional<Endpoint>> PolicyMaps::endpoint(uint32_t ifindex) {
   ep.enforceEgress = (value.flags & PN_EP_ENFORCE_EGRESS) != 0;
   ep.address = Ipv4{ntohl(value.addr)};
   return std::optional<Endpoint>(ep);
+}
+
+Result<std::map<uint32_t, Endpoint>> PolicyMaps::endpoints() {
+  auto raws = PODNET_TRY(keys<pn_endpoint_key>(endpoints_.get(), PN_MAP_ENDPOINTS));
+  std::map<uint32_t, Endpoint> out;
+  for (const auto& raw : raws) {
+    auto ep = PODNET_TRY(endpoint(raw.ifindex));
+    if (ep) out[raw.ifindex] = *ep;
+  }
+  return out;
 }
 
 Status PolicyMaps::setPolicy(const PolicyEntry& entry) {

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,13 +68,15 @@ class PolicyMaps {
 
   // pn_ipcache
   Status setIdentity(const Ipv4Prefix& prefix, uint32_t identity);
-  Status removeIdentity(const Ipv4Prefix& prefix);  // no error when absent
-  Result<uint32_t> identityOf(Ipv4 address);        // the longest prefix; world on a miss
+  Status removeIdentity(const Ipv4Prefix& prefix);      // no error when absent
+  Result<uint32_t> identityOf(Ipv4 address);            // the longest prefix; world on a miss
+  Result<std::map<Ipv4Prefix, uint32_t>> identities();  // every prefix
 
   // pn_endpoints, by the host-side device's ifindex
   Status setEndpoint(uint32_t ifindex, const Endpoint& endpoint);
   Status removeEndpoint(uint32_t ifindex);  // no error when absent
   Result<std::optional<Endpoint>> endpoint(uint32_t ifindex);
+  Result<std::map<uint32_t, Endpoint>> endpoints();  // by ifindex
 
   // pn_policy
   Status setPolicy(const PolicyEntry& entry);

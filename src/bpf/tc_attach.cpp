@@ -92,6 +92,15 @@ Status attachPodDevice(const std::string& device, const PodPolicyProgram& progra
   return okStatus();
 }
 
+Status attachHostDevice(const std::string& device, const PodPolicyProgram& program) {
+  captureLibbpfLog();
+  clearLibbpfLog();
+  int ifindex = PODNET_TRY(ifindexOf(device));
+  PODNET_TRY_STATUS(attachHook(device, ifindex, BPF_TC_INGRESS, program.toPodFd()));
+  PODNET_TRY_STATUS(attachHook(device, ifindex, BPF_TC_EGRESS, program.fromPodFd()));
+  return okStatus();
+}
+
 Status detachPodDevice(const std::string& device) {
   captureLibbpfLog();
   clearLibbpfLog();

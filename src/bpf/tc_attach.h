@@ -22,6 +22,11 @@ inline constexpr uint32_t kTcPriority = 1;
 // loaded programs, swaps programs atomically). Errc::kNotFound when the device does not exist.
 Status attachPodDevice(const std::string& device, const PodPolicyProgram& program);
 
+// The host firewall on one of the node's own devices (uplink, VXLAN device): the other way
+// round, since a packet arriving on it goes towards the node (to_pod, the endpoint's ingress, on
+// the ingress hook) and one leaving it comes from the node (from_pod on the egress hook).
+Status attachHostDevice(const std::string& device, const PodPolicyProgram& program);
+
 // Removes podnet's filters from both hooks; other filters and the qdisc stay. Nothing to do (not
 // an error) when they, or the device, are already gone.
 Status detachPodDevice(const std::string& device);

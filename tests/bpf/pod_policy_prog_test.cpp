@@ -70,6 +70,8 @@ struct Case {
   std::vector<PolicyEntry> policies = {};
   pn_enforcement_mode mode = PN_ENFORCE_DEFAULT;
   bool endpoint = true;
+  bool hostDevice = false;  // the device under test is a node device (identity host)
+  Enforce host = kNone;     // the host endpoint (PN_HOST_ENDPOINT_KEY) enforces this
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
@@ -89,6 +91,10 @@ PolicyEntry allowOut(uint32_t peer, std::optional<uint8_t> proto, uint16_t port,
 }
 PolicyEntry denyIn(uint32_t peer, std::optional<uint8_t> proto, uint16_t port, uint32_t id) {
   return rule(PN_POLICY_DENY, PN_DIR_INGRESS, peer, proto, port, id);
+}
+PolicyEntry hostAllowIn(uint32_t peer, uint8_t proto, uint16_t port, uint32_t id) {
+  return PolicyEntry{PolicyKey{PN_IDENTITY_HOST, peer, PN_DIR_INGRESS, proto, port, 16},
+                     PN_POLICY_ALLOW, id};
 }
 std::vector<PolicyEntry> rangeIn(uint32_t peer, uint8_t proto, uint16_t lo, uint16_t hi,
                                  uint32_t id) {
@@ -238,6 +244,32 @@ std::vector<Case> cases() {
         {"later fragment", in, laterFragment(udp(kB, kA, 1, 53)), dropped(PN_DROP_FRAGMENT)},
         {"egress not enforced: ipv6 passes silently", out, ipv6(), silent()}},
        kIngress},
+
+      {"HostFirewallJudgesOnlyTheNodesOwnTraffic",
+       {{"remote node -> node: the tunnel", in, udp("172.30.0.2", kNode, 40000, 8472),
+         forwarded(PN_MATCH_POLICY_ALLOW, 70)},
+        {"remote node -> node ssh", in, tcp("172.30.0.2", kNode, 1, 22),
+         dropped(PN_DROP_POLICY_DEFAULT)},
+        {"forwarded to a pod: not the host's", in, tcp("172.30.0.2", kA, 1, 22), silent()},
+        {"ipv6 passes", in, ipv6(), silent()}},
+       kIngress,
+       {hostAllowIn(PN_IDENTITY_REMOTE_NODE, kProtoUdp, 8472, 70)},
+       PN_ENFORCE_ALWAYS,
+       true,
+       true},
+
+      {"PodToItsNodeMeetsTheHostFirewall",
+       {{"A->node:10250 allowed by the host policy", out, tcp(kA, kNode, 1, 10250),
+         forwarded(PN_MATCH_POLICY_ALLOW, 71)},
+        {"A->node:22", out, tcp(kA, kNode, 1, 22),
+         Expect{TC_ACT_SHOT, PN_MATCH_HOST_DEFAULT_DENY, PN_DROP_POLICY_DEFAULT, 0, true}},
+        {"A->B is not the host's", out, tcp(kA, kB, 1, 22), forwarded(PN_MATCH_NONE)}},
+       kNone,
+       {hostAllowIn(kPodA, kProtoTcp, 10250, 71)},
+       PN_ENFORCE_DEFAULT,
+       true,
+       false,
+       kIngress},
   };
 }
 
@@ -258,11 +290,22 @@ class PodPolicyProgTest : public ::testing::TestWithParam<Case>, public BpfFixtu
       ASSERT_TRUE(maps_->setIdentity(*Ipv4Prefix::parse(prefix), id).ok());
     }
     if (c.endpoint) {
-      Endpoint ep{
-          kEndpointId,     kPodA, 0, (c.enforce & kIngress) != 0, (c.enforce & kEgress) != 0,
-          *Ipv4::parse(kA)};
+      uint32_t self = c.hostDevice ? uint32_t{PN_IDENTITY_HOST} : kPodA;
+      Endpoint ep{kEndpointId,
+                  self,
+                  0,
+                  (c.enforce & kIngress) != 0,
+                  (c.enforce & kEgress) != 0,
+                  *Ipv4::parse(c.hostDevice ? kNode : kA)};
       ASSERT_TRUE(maps_->setEndpoint(kIfindex, ep).ok());
     }
+    Endpoint host{0,
+                  PN_IDENTITY_HOST,
+                  0,
+                  (c.host & kIngress) != 0,
+                  (c.host & kEgress) != 0,
+                  *Ipv4::parse(kNode)};
+    ASSERT_TRUE(maps_->setEndpoint(PN_HOST_ENDPOINT_KEY, host).ok());
     for (const auto& p : c.policies) ASSERT_TRUE(maps_->setPolicy(p).ok());
     ASSERT_TRUE(maps_->setConfig(c.mode, 5).ok());
   }
@@ -316,7 +359,7 @@ TEST_P(PodPolicyProgTest, VerdictsAndEvents) {
       EXPECT_EQ(ev.protocol, step.packet.protocol);
       // The endpoint's identity is on its side of the flow.
       uint32_t self = step.hook == Hook::kToPod ? ev.dstIdentity : ev.srcIdentity;
-      EXPECT_EQ(self, kPodA);
+      EXPECT_EQ(self, c.hostDevice ? uint32_t{PN_IDENTITY_HOST} : kPodA);
     }
     if (step.expect.reason != PN_DROP_NONE) {
       expectedDrops[step.expect.reason].packets += 1;
