@@ -80,6 +80,7 @@ struct Subject {
   std::vector<const PodState*> pods;       // all resolve ingress names alike
   bool ingress = false;                    // some policy selects it for ingress
   bool egress = false;
+  std::set<std::string> ingressBy{}, egressBy{};  // describe() of the policies selecting it
 };
 
 // The peers a rule names: id -> the pod peer (nullptr for reserved, CIDR and ANY).
@@ -101,6 +102,7 @@ class Compiler {
     for (auto& subject : subjects_) {
       for (const auto& policy : state_.policies) PODNET_TRY_STATUS(compilePolicy(subject, policy));
     }
+    PODNET_TRY_STATUS(allowTunnel());
     buildEndpoints();
     out_.entries = bpf::resolveDenyPrecedence(std::move(entries_));
     if (out_.entries.size() > PN_POLICY_MAX) {
@@ -374,6 +376,7 @@ class Compiler {
                                  pn_direction, pn_policy_action) { add(section, rules.size()); });
       }
     }
+    if (node_.tunnelPort) refs.push_back(kTunnelRule);
     std::sort(refs.begin(), refs.end());
     std::set<uint32_t> taken, avoid;
     std::map<PolicyRef, uint32_t> previous;
@@ -394,8 +397,9 @@ class Compiler {
         fresh.push_back(&r);
       }
     }
+    uint32_t id = 0;  // ascending: each fresh rule takes the next number nobody holds
     for (const PolicyRef* r : fresh) {
-      uint32_t id = 1;
+      ++id;
       while (taken.count(id) || avoid.count(id)) ++id;
       taken.insert(id);
       ids_[*r] = id;
@@ -568,6 +572,7 @@ class Compiler {
     if (auto* np = std::get_if<NetworkPolicy>(&policy)) {
       if (np->policyIngress) {
         s.ingress = true;
+        s.ingressBy.insert(describe(policy));
         for (size_t i = 0; i < np->ingress.size(); ++i) {
           PODNET_TRY_STATUS(
               compileRule(s, PN_DIR_INGRESS, PN_POLICY_ALLOW, idOf("ingress", i),
@@ -577,6 +582,7 @@ class Compiler {
       }
       if (np->policyEgress) {
         s.egress = true;
+        s.egressBy.insert(describe(policy));
         for (size_t i = 0; i < np->egress.size(); ++i) {
           PODNET_TRY_STATUS(
               compileRule(s, PN_DIR_EGRESS, PN_POLICY_ALLOW, idOf("egress", i),
@@ -592,6 +598,7 @@ class Compiler {
         *podnetSpec(policy), [&](const std::vector<PodnetRule>& rules, const char* section,
                                  pn_direction dir, pn_policy_action action) {
           (dir == PN_DIR_INGRESS ? s.ingress : s.egress) = true;
+          (dir == PN_DIR_INGRESS ? s.ingressBy : s.egressBy).insert(describe(policy));
           for (size_t i = 0; i < rules.size() && status.ok(); ++i) {
             status = compileRule(s, dir, action, idOf(section, i),
                                  cached(&rules[i], [&] { return podnetPeers(ns, rules[i]); }),
@@ -599,6 +606,24 @@ class Compiler {
           }
         });
     return status;
+  }
+
+  // A host policy isolates the node, not the overlay between the nodes: its UDP port stays open
+  // to and from every other node.
+  Status allowTunnel() {
+    bool host = std::any_of(subjects_.begin(), subjects_.end(),
+                            [](const Subject& s) { return s.labels == nullptr; });
+    if (!host || !node_.tunnelPort) return okStatus();
+    bpf::PortRange tunnel{static_cast<uint8_t>(Protocol::kUdp), *node_.tunnelPort, 0};
+    for (pn_direction dir : {PN_DIR_INGRESS, PN_DIR_EGRESS}) {
+      PODNET_TRY_STATUS(emit(PN_IDENTITY_HOST, PN_IDENTITY_REMOTE_NODE, dir, tunnel,
+                             PN_POLICY_ALLOW, ids_.at(kTunnelRule)));
+    }
+    return okStatus();
+  }
+
+  static CompiledPolicy::Isolation isolation(const Subject& s) {
+    return {{s.ingressBy.begin(), s.ingressBy.end()}, {s.egressBy.begin(), s.egressBy.end()}};
   }
 
   void buildEndpoints() {
@@ -616,6 +641,7 @@ class Compiler {
         host.enforceEgress = egress;
         host.address = ownAddress_;
         out_.endpoints[kHostEndpoint] = host;
+        out_.isolatedBy[kHostEndpoint] = isolation(s);
         continue;
       }
       for (const PodState* p : s.pods) {
@@ -626,6 +652,7 @@ class Compiler {
         e.enforceEgress = egress;
         e.address = *p->address;
         out_.endpoints[podKeyOf(p->pod)] = e;
+        out_.isolatedBy[podKeyOf(p->pod)] = isolation(s);
       }
     }
   }

@@ -61,6 +61,9 @@ struct NodeContext {
   model::Labels labels;             // what a nodeSelector sees
   std::vector<Ipv4> hostAddresses;  // besides its underlayIp: the pod gateway, the join address
   pn_enforcement_mode mode = PN_ENFORCE_DEFAULT;
+  // The overlay's UDP port (vxlan): when a host policy isolates the node, the tunnel to and from
+  // the other nodes stays allowed (an implicit rule, named kTunnelRule in flow events).
+  std::optional<uint16_t> tunnelPort = std::nullopt;
 };
 
 // The key of the host endpoint in CompiledPolicy::endpoints (pods are "<namespace>/<name>").
@@ -77,11 +80,20 @@ struct PolicyRef {
   auto operator<=>(const PolicyRef&) const = default;
 };
 
+// The implicit host rule that keeps the overlay's tunnel open (NodeContext::tunnelPort).
+inline const PolicyRef kTunnelRule{"podnet", "", "overlay-tunnel", "implicit", 0};
+
 struct CompiledPolicy {
   // pn_endpoints, by "<namespace>/<name>" of each local pod with an address and an identity, and
   // kHostEndpoint when a host policy selects this node. endpointId is 0: the agent sets its own
   // attachment id and writes the value under the pod's host-side ifindex.
   std::map<std::string, bpf::Endpoint> endpoints;
+  // Why each endpoint is isolated, by direction: the policies that select it ("NetworkPolicy
+  // x/deny-all"), sorted. A flow dropped by default deny names these (there is no rule to name).
+  struct Isolation {
+    std::vector<std::string> ingress, egress;
+  };
+  std::map<std::string, Isolation> isolatedBy;
   // pn_policy, deny precedence resolved (bpf::resolveDenyPrecedence), sorted by key.
   std::vector<bpf::PolicyEntry> entries;
   // pn_ipcache: pods (/32 -> identity or alias), nodes (/32 -> host or remote-node), and one
