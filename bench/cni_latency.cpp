@@ -66,6 +66,7 @@ class Testbed {
       (void)runIpBatch(batch);
     }
     if (!dir_.empty()) fs::remove_all(dir_);
+    if (!pinDir_.empty()) fs::remove_all(pinDir_);
   }
 
   Status makeDir() {
@@ -87,6 +88,7 @@ class Testbed {
 
   // podnetd runs inside the node netns, as it would on a node.
   Status startPodnetd(const std::string& binary, const std::string& node) {
+    pinDir_ = "/sys/fs/bpf/" + node;
     const std::string socket = (dir_ / "podnetd.sock").string();
     const std::string log = (dir_ / "podnetd.log").string();
     std::vector<std::string> args = {"ip",
@@ -99,7 +101,9 @@ class Testbed {
                                      "--socket",
                                      socket,
                                      "--pod-cidr",
-                                     "10.244.0.0/16"};
+                                     "10.244.0.0/16",
+                                     "--bpf-pin-dir",
+                                     pinDir_};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -159,6 +163,7 @@ class Testbed {
   }
 
   fs::path dir_;
+  std::string pinDir_;  // podnetd's BPF pins
   std::vector<std::string> netns_;
   pid_t podnetd_ = -1;
 };

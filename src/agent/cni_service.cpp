@@ -30,12 +30,13 @@ std::string describe(const cni::Env& env, const cni::NetConf& conf) {
 }  // namespace
 
 CniService::CniService(store::Store& store, SubnetPools& pools, dataplane::PodWiring& wiring,
-                       std::string nodeName, int defaultMtu)
+                       std::string nodeName, int defaultMtu, EndpointHooks* hooks)
     : store_(store),
       pools_(pools),
       wiring_(wiring),
       nodeName_(std::move(nodeName)),
       defaultMtu_(defaultMtu),
+      hooks_(hooks),
       teardownThread_([this] { teardownLoop(); }) {}
 
 CniService::~CniService() {
@@ -226,6 +227,12 @@ CniService::Reply CniService::add(const cni::Env& env, const cni::NetConf& conf)
 
   dataplane::PodNetwork net{a.containerId, a.ifname, a.netns, a.address, a.gateway, a.mtu};
   auto wired = wiring_.attach(net);
+  if (wired && hooks_) {
+    if (auto st = hooks_->deviceWired(a.hostVeth); !st) {
+      (void)wiring_.detach(a.containerId, a.ifname);
+      wired = std::move(st).takeError().context("policy on " + a.hostVeth);
+    }
+  }
   if (!wired) {
     // Nothing of this ADD may survive its failure: give the address back with the record.
     if (auto st = allocator.release(*ip, a.owner(), {store::Op::del(a.key())}); !st) {
@@ -252,6 +259,7 @@ CniService::Reply CniService::add(const cni::Env& env, const cni::NetConf& conf)
     std::string why = committed ? "the address reservation disappeared" : committed.error().message;
     return {{}, cniError(cni::kStoreFailure, describe(env, conf) + ": " + why)};
   }
+  if (hooks_) hooks_->awaitEnforced(committed->revision);
 
   cni::Result result;
   result.interfaces.push_back({a.hostVeth, a.hostMac, a.mtu, ""});

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/attachment.h"
+#include "agent/policy_agent.h"
 #include "agent/subnet_pools.h"
 #include "cni/types.h"
 #include "dataplane/pod_wiring.h"
@@ -24,8 +25,9 @@ namespace podnet::agent {
 class CniService {
  public:
   // Attachments of every node share the store; this service only ever changes nodeName's.
+  // hooks (may be null) put policy on a pod before its ADD answers.
   CniService(store::Store& store, SubnetPools& pools, dataplane::PodWiring& wiring,
-             std::string nodeName, int defaultMtu);
+             std::string nodeName, int defaultMtu, EndpointHooks* hooks = nullptr);
   // Finishes every queued teardown before returning.
   ~CniService();
   CniService(const CniService&) = delete;
@@ -74,6 +76,7 @@ class CniService {
   dataplane::PodWiring& wiring_;
   std::string nodeName_;
   int defaultMtu_;
+  EndpointHooks* hooks_;
   // ADD/DEL/CHECK share the lock; GC and reconcile take it alone, so they never judge an
   // attachment that an in-flight ADD is still creating.
   std::shared_mutex gcLock_;

@@ -11,8 +11,10 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/cni_service.h"
+#include "agent/flow_log.h"
 #include "agent/node_registration.h"
 #include "agent/overlay_sync.h"
+#include "agent/policy_agent.h"
 #include "agent/subnet_table.h"
 #include "common/fd.h"
 #include "dataplane/node_network.h"
@@ -60,6 +62,7 @@ Result<std::unique_ptr<store::Store>> openStore(const AgentOptions& o, const sig
 // Several nodes: the overlay to the other nodes, this node's registration, and the watch that
 // programs the overlay. Members are destroyed in reverse: the watch stops before the overlay.
 struct Cluster {
+  dataplane::OverlayConfig config;
   std::optional<dataplane::Overlay> overlay;
   std::unique_ptr<NodeRegistration> registration;
   std::unique_ptr<OverlaySync> sync;
@@ -74,6 +77,7 @@ Result<std::unique_ptr<Cluster>> joinCluster(const AgentOptions& o, store::Store
   config.uplink = uplink.device;
   config.underlayIp = uplink.address;
   cluster->overlay = PODNET_TRY(dataplane::Overlay::create(config));
+  cluster->config = config;
   cluster->sync = PODNET_TRY(OverlaySync::start(store, *cluster->overlay, o.nodeName, o.backend));
   model::Node node;
   node.name = o.nodeName;
@@ -95,7 +99,24 @@ Status run(const AgentOptions& o, const sigset_t& signals) {
   std::unique_ptr<Cluster> cluster;
   if (o.store == "etcd") cluster = PODNET_TRY(joinCluster(o, *store));
   int mtu = o.mtu > 0 ? o.mtu : cluster ? cluster->overlay->podMtu() : 1500;
-  CniService service(*store, *subnets, wiring, o.nodeName, mtu);
+  PolicyOptions policyOptions;
+  policyOptions.nodeName = o.nodeName;
+  policyOptions.mode = o.policyEnforcement == "always"  ? PN_ENFORCE_ALWAYS
+                       : o.policyEnforcement == "never" ? PN_ENFORCE_NEVER
+                                                        : PN_ENFORCE_DEFAULT;
+  policyOptions.pinDir = o.bpfPinDir;
+  if (cluster) {
+    policyOptions.hostDevices.push_back(cluster->config.uplink);
+    if (cluster->config.backend == dataplane::Backend::kVxlan) {
+      policyOptions.hostDevices.push_back(cluster->config.device);
+      policyOptions.tunnelPort = cluster->config.port;
+    }
+  }
+  FlowLog flows;
+  auto policy = PODNET_TRY(PolicyAgent::start(
+      *store, policyOptions,
+      [&flows](const bpf::FlowEvent& e, const std::string& by) { flows.record(e, by); }));
+  CniService service(*store, *subnets, wiring, o.nodeName, mtu, policy.get());
   PODNET_TRY_STATUS(service.reconcile());
 
   // CNI and pod listings go to the CNI service; apply/delete/get of cluster objects to the
@@ -103,6 +124,12 @@ Status run(const AgentOptions& o, const sigset_t& signals) {
   auto server = PODNET_TRY(rpc::Server::listen(o.socketPath, [&](const nlohmann::json& request) {
     std::string op = request.is_object() ? request.value("op", "") : "";
     if (registry::servesOp(op)) return registry::answer(*store, request);
+    if (op == "flows") return flows.answer(request);
+    if (op == "drops") {
+      auto counters = policy->dropCounters();
+      if (!counters) return registry::errorAnswer(counters.error());
+      return dropsAnswer(o.nodeName, *counters);
+    }
     return service.handle(request);
   }));
   spdlog::info("podnetd on node {}: store {}, listening on {}", o.nodeName,

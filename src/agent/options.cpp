@@ -47,6 +47,14 @@ ParsedArgs parseAgentArgs(int argc, char** argv) {
                  "Seconds without the agent before this node counts as gone (etcd only)")
       ->check(CLI::Range(2, 3600))
       ->capture_default_str();
+  app.add_option("--policy-enforcement", o.policyEnforcement,
+                 "default: a pod is isolated in a direction once a policy selects it for it; "
+                 "always: every pod is isolated; never: nothing is dropped for policy")
+      ->check(CLI::IsMember({"default", "always", "never"}))
+      ->capture_default_str();
+  app.add_option("--bpf-pin-dir", o.bpfPinDir,
+                 "Where the policy program's maps are pinned (on the BPF filesystem)")
+      ->capture_default_str();
   app.add_option("--log-level", o.logLevel, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -30,6 +30,10 @@ struct AgentOptions {
   std::string uplink;
   std::string backend = "vxlan";
   std::chrono::seconds leaseTtl{10};
+  // Network policy: the enforcement mode (default, always, never; see docs/policy.md) and where
+  // the policy program's maps are pinned (one directory per agent on a machine).
+  std::string policyEnforcement = "default";
+  std::string bpfPinDir = "/sys/fs/bpf/podnet";
 };
 
 // Parses podnetd's command line. Returns the exit code to use when it should not run (--help,

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cni/plugin.h"
+#include "ctl/observe.h"
 #include "ctl/pods_view.h"
 #include "ctl/resource_commands.h"
 #include "lab/commands.h"
@@ -49,6 +50,7 @@ int runCtl(int argc, char** argv) {
       ->capture_default_str();
   auto labCommands = lab::addCommands(app);
   auto resourceCommands = ResourceCommands::add(app, *get, socket);
+  auto observeCommands = ObserveCommands::add(app, *get);
 
   try {
     app.parse(argc, argv);
@@ -58,6 +60,7 @@ int runCtl(int argc, char** argv) {
   if (*pods) return getPods(socket, output);
   if (auto code = labCommands->run()) return *code;
   if (auto code = resourceCommands->run()) return *code;
+  if (auto code = observeCommands->run()) return *code;
   return 0;
 }
 

@@ -8,9 +8,11 @@
 #include <sstream>
 
 #include "ctl/nodes_view.h"
+#include "ctl/policies_view.h"
 #include "ctl/subnets_view.h"
 #include "model/manifest.h"
 #include "registry/apply.h"
+#include "registry/manifest_objects.h"
 #include "rpc/unix_socket.h"
 
 namespace podnet::ctl {
@@ -56,9 +58,9 @@ Result<std::vector<nlohmann::json>> loadManifests(const std::vector<std::string>
     auto docs = PODNET_TRY(model::parseDocuments(text, shown(file)));
     for (auto& doc : docs) {
       if (use == ManifestUse::kApply) {
-        PODNET_TRY(model::decodeObject(doc));
+        PODNET_TRY(registry::decodeManifestObject(doc));
       } else {
-        PODNET_TRY_STATUS(model::checkKindAndName(doc));
+        PODNET_TRY_STATUS(registry::checkKindAndName(doc));
       }
       objects.push_back(std::move(doc.body));
     }
@@ -118,6 +120,17 @@ int runGetNodes(const std::string& socket, OutputFormat format, std::ostream& ou
   return 0;
 }
 
+int runGetPolicies(const std::string& socket, OutputFormat format, const std::string& namespace_,
+                   std::ostream& out, std::ostream& err) {
+  auto reply = ask(socket, {{"op", "policies"}});
+  if (!reply) {
+    err << "podnetctl: " << reply.error().message << "\n";
+    return 1;
+  }
+  out << renderPolicies(reply->value("policies", nlohmann::json::array()), format, namespace_);
+  return 0;
+}
+
 std::unique_ptr<ResourceCommands> ResourceCommands::add(CLI::App& app, CLI::App& get,
                                                         const std::string& socket) {
   std::unique_ptr<ResourceCommands> c(new ResourceCommands(socket));
@@ -137,6 +150,14 @@ std::unique_ptr<ResourceCommands> ResourceCommands::add(CLI::App& app, CLI::App&
   c->nodes_->add_option("-o,--output", c->output_, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
+  c->policies_ = get.add_subcommand(
+      "policies", "NetworkPolicy, PodnetNetworkPolicy and PodnetClusterwideNetworkPolicy objects");
+  c->policies_->alias("policy");
+  c->policies_->add_option("-o,--output", c->output_, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  c->policies_->add_option("-n,--namespace", c->namespace_,
+                           "only the policies of this namespace (none of the clusterwide ones)");
   return c;
 }
 
@@ -154,6 +175,10 @@ std::optional<int> ResourceCommands::run() const {
   if (*nodes_) {
     return runGetNodes(socket_, output_ == "json" ? OutputFormat::kJson : OutputFormat::kTable,
                        std::cout, std::cerr);
+  }
+  if (*policies_) {
+    return runGetPolicies(socket_, output_ == "json" ? OutputFormat::kJson : OutputFormat::kTable,
+                          namespace_, std::cout, std::cerr);
   }
   return std::nullopt;
 }

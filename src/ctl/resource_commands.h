@@ -2,8 +2,10 @@
 //   podnetctl apply -f FILE...       create or update the objects of manifests ("-" is stdin)
 //   podnetctl delete -f FILE...      delete them
 //   podnetctl get subnets [-o table|json]
-// Manifests are parsed and checked here first (model/manifest.h), so a malformed file fails
-// without contacting podnetd; podnetd then checks them against the cluster and writes them.
+//   podnetctl get nodes [-o table|json]
+//   podnetctl get policies [-o table|json] [-n NAMESPACE]
+// Manifests are parsed and checked here first (registry/manifest_objects.h), so a malformed file
+// fails without contacting podnetd; podnetd then checks them against the cluster and writes them.
 #pragma once
 
 #include <iosfwd>
@@ -39,9 +41,15 @@ int runGetNodes(const std::string& socket, OutputFormat format, std::ostream& ou
 // get subnets: the agent's subnets rendered on out; errors on err, returning 1.
 int runGetSubnets(const std::string& socket, OutputFormat format, std::ostream& out,
                   std::ostream& err);
+// get policies: the stored policies of the three kinds rendered on out; with a namespace, only the
+// namespaced policies of that namespace (a clusterwide policy is in none). Errors on err,
+// returning 1.
+int runGetPolicies(const std::string& socket, OutputFormat format, const std::string& namespace_,
+                   std::ostream& out, std::ostream& err);
 
-// The commands' CLI11 wiring. add() registers apply, delete and `get subnets`; after parsing,
-// run() returns the exit code of the command that was chosen, or nullopt if none of them was.
+// The commands' CLI11 wiring. add() registers apply, delete and `get subnets|nodes|policies`;
+// after parsing, run() returns the exit code of the command that was chosen, or nullopt if none of
+// them was.
 class ResourceCommands {
  public:
   // socket is read when run() is called, after the command line is parsed.
@@ -57,8 +65,10 @@ class ResourceCommands {
   CLI::App* delete_ = nullptr;
   CLI::App* subnets_ = nullptr;
   CLI::App* nodes_ = nullptr;
+  CLI::App* policies_ = nullptr;
   std::vector<std::string> applyFiles_, deleteFiles_;
   std::string output_ = "table";
+  std::string namespace_;
 };
 
 }  // namespace podnet::ctl

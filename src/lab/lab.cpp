@@ -308,12 +308,13 @@ Status Lab::startAgent(LabState& state, const std::string& node) {
   std::error_code ec;
   fs::create_directories(layout_.agentStateDir(node), ec);
   fs::create_directories(fs::path(layout_.agentSocket(node)).parent_path(), ec);
-  auto process = start(
-      "podnetd " + node,
-      {podnetd, "--store", "etcd", "--etcd-endpoints", Layout::etcdEndpoint(), "--node-name", node,
-       "--uplink", kNodeUplink, "--backend", state.backend, "--state-dir",
-       layout_.agentStateDir(node), "--socket", layout_.agentSocket(node), "--lease-ttl", "10"},
-      layout_.nodeNetns(node), node);
+  auto process =
+      start("podnetd " + node,
+            {podnetd, "--store", "etcd", "--etcd-endpoints", Layout::etcdEndpoint(), "--node-name",
+             node, "--uplink", kNodeUplink, "--backend", state.backend, "--state-dir",
+             layout_.agentStateDir(node), "--socket", layout_.agentSocket(node), "--lease-ttl",
+             "10", "--bpf-pin-dir", layout_.agentPinDir(node)},
+            layout_.nodeNetns(node), node);
   if (!process) return process.error().context("node " + node);
   state.processes.push_back(*process);
   return saveState(layout_, state);
@@ -428,6 +429,8 @@ Status Lab::up(const UpOptions& options, std::ostream& out) {
                                                  " already exists: see `podnetctl lab status`, "
                                                  "or remove it with `podnetctl lab down`");
     }
+    std::error_code stale;
+    fs::remove_all(layout_.bpfDir(), stale);  // pins a failed `down` left behind
     for (const auto& dir : {layout_.libDir(), layout_.logDir()}) {
       std::error_code ec;
       fs::create_directories(dir, ec);
@@ -494,7 +497,7 @@ Status Lab::down(std::ostream& out) {
     if (auto st = deleteNetns(netns); !st) failures.push_back(st.error().message);
   }
   size_t files = 0;
-  for (const auto& dir : {layout_.libDir(), layout_.logDir(), layout_.runDir()}) {
+  for (const auto& dir : {layout_.libDir(), layout_.logDir(), layout_.bpfDir(), layout_.runDir()}) {
     if (!fs::exists(dir, ec)) continue;
     ++files;
     fs::remove_all(dir, ec);

@@ -68,6 +68,9 @@ class Layout {
     return runDir() + "/" + node + "/podnetd.sock";
   }
   std::string agentStateDir(const std::string& node) const { return libDir() + "/" + node; }
+  // Each agent pins its own policy maps: they describe one node.
+  std::string bpfDir() const { return "/sys/fs/bpf/" + name_; }
+  std::string agentPinDir(const std::string& node) const { return bpfDir() + "/" + node; }
   std::string etcdDataDir() const { return libDir() + "/etcd"; }
   std::string cniCacheDir() const { return libDir() + "/cni"; }
   std::string logFile(const std::string& process) const {

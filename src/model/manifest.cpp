@@ -456,7 +456,10 @@ Document makeDocument(nlohmann::json body, std::string source, int index, int it
     doc.apiVersion = stringField(body, "apiVersion");
     doc.kind = stringField(body, "kind");
     auto meta = body.find("metadata");
-    if (meta != body.end() && meta->is_object()) doc.name = stringField(*meta, "name");
+    if (meta != body.end() && meta->is_object()) {
+      doc.name = stringField(*meta, "name");
+      doc.namespace_ = stringField(*meta, "namespace");
+    }
   }
   doc.body = std::move(body);
   return doc;
@@ -510,6 +513,20 @@ constexpr Kind kKinds[] = {
     {"podnet.io/v1", "Subnet", decodeSubnet},
 };
 
+Error unknownKind(const Document& doc, std::span<const KindName> alsoKnown) {
+  std::string known;
+  auto add = [&](std::string_view apiVersion, std::string_view kind) {
+    known +=
+        std::string(known.empty() ? "" : ", ") + std::string(apiVersion) + " " + std::string(kind);
+  };
+  for (const Kind& kind : kKinds) add(kind.apiVersion, kind.kind);
+  for (const KindName& kind : alsoKnown) add(kind.apiVersion, kind.kind);
+  return doc.annotate(makeError(Errc::kUnsupported, "unknown kind \"" + doc.kind +
+                                                        "\" of apiVersion \"" + doc.apiVersion +
+                                                        "\" (podnet knows " + known + ")"));
+}
+
+// The row of doc's kind, or nullptr when doc has an apiVersion and a kind this table lacks.
 Result<const Kind*> findKind(const Document& doc) {
   if (doc.apiVersion.empty() || doc.kind.empty()) {
     return doc.annotate(makeError(
@@ -519,14 +536,7 @@ Result<const Kind*> findKind(const Document& doc) {
   for (const Kind& kind : kKinds) {
     if (kind.apiVersion == doc.apiVersion && kind.kind == doc.kind) return &kind;
   }
-  std::string known;
-  for (const Kind& kind : kKinds) {
-    known += std::string(known.empty() ? "" : ", ") + std::string(kind.apiVersion) + " " +
-             std::string(kind.kind);
-  }
-  return doc.annotate(makeError(Errc::kUnsupported, "unknown kind \"" + doc.kind +
-                                                        "\" of apiVersion \"" + doc.apiVersion +
-                                                        "\" (podnet knows " + known + ")"));
+  return static_cast<const Kind*>(nullptr);
 }
 
 }  // namespace
@@ -534,13 +544,27 @@ Result<const Kind*> findKind(const Document& doc) {
 std::string Document::describe() const {
   std::string out = where(source, index);
   if (item > 0) out += " item " + std::to_string(item);
-  if (!kind.empty()) out += " (" + kind + (name.empty() ? "" : " " + name) + ")";
+  if (!kind.empty()) {
+    out += " (" + kind;
+    if (!name.empty()) out += " " + (namespace_.empty() ? "" : namespace_ + "/") + name;
+    out += ")";
+  }
   return out;
 }
 
 Error Document::annotate(Error error) const {
-  const std::string own = kind + (name.empty() ? "" : " " + name) + ": ";
-  if (!kind.empty() && error.message.rfind(own, 0) == 0) error.message.erase(0, own.size());
+  if (kind.empty()) return std::move(error).context(describe());
+  // The decoders name the object "<Kind> <name>" (cluster-scoped) or "<Kind> <ns>/<name>", with
+  // the namespace as written or defaulted; "<Kind>" alone when the name is missing.
+  std::vector<std::string> own = {kind + (name.empty() ? "" : " " + name) + ": ",
+                                  kind + " " + namespace_ + "/" + name + ": "};
+  if (namespace_.empty()) own.push_back(kind + " default/" + name + ": ");
+  for (const auto& prefix : own) {
+    if (error.message.rfind(prefix, 0) == 0) {
+      error.message.erase(0, prefix.size());
+      break;
+    }
+  }
   return std::move(error).context(describe());
 }
 
@@ -612,13 +636,22 @@ Document documentFor(nlohmann::json body, int index) {
 
 Result<Object> decodeObject(const Document& doc) {
   const Kind* kind = PODNET_TRY(findKind(doc));
+  if (!kind) return unknownKind(doc, {});
   auto object = kind->decode(doc.body);
   if (!object) return doc.annotate(object.error());
   return object;
 }
 
-Status checkKindAndName(const Document& doc) {
-  PODNET_TRY(findKind(doc));
+Status checkKind(const Document& doc, std::span<const KindName> alsoKnown) {
+  if (PODNET_TRY(findKind(doc))) return okStatus();
+  for (const KindName& kind : alsoKnown) {
+    if (kind.apiVersion == doc.apiVersion && kind.kind == doc.kind) return okStatus();
+  }
+  return unknownKind(doc, alsoKnown);
+}
+
+Status checkKindAndName(const Document& doc, std::span<const KindName> alsoKnown) {
+  PODNET_TRY_STATUS(checkKind(doc, alsoKnown));
   if (doc.name.empty()) {
     return doc.annotate(makeError(Errc::kInvalidArgument, "metadata.name: required"));
   }

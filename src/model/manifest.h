@@ -3,11 +3,14 @@
 // of kind List stands for its items. Each object is decoded by its apiVersion and kind into one of
 // the Object alternatives below.
 //
-// To accept a new kind (a NetworkPolicy, say): add its type to Object, add a row to the kind table
-// in manifest.cpp, and give the registry (registry/apply.cpp) an apply and a delete for it; the
-// compiler points at every std::visit that lacks it.
+// To accept a new kind: add its type to Object, add a row to the kind table in manifest.cpp, and
+// give the registry (registry/apply.cpp) an apply and a delete for it; the compiler points at every
+// std::visit that lacks it. Kinds decoded by a library that depends on model (the policy kinds,
+// policy/network_policy.h) cannot be Object alternatives: the registry decodes them beside these
+// (registry/manifest_objects.h) and passes them to checkKind as alsoKnown.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -27,13 +30,17 @@ struct Document {
   int index = 0;       // 1-based: the document within source (empty documents count too)
   int item = 0;        // 1-based position within a List document; 0 when not in a List
   std::string apiVersion, kind, name;  // as written; empty when missing or not a string
+  std::string namespace_;              // metadata.namespace as written; empty when missing
   nlohmann::json body;
 
   // "subnet.yaml document 2 (Subnet blue)", "list.json document 1 item 3 (Namespace shop)",
-  // "object 2 (Subnet blue)" (no source).
+  // "object 2 (Subnet blue)" (no source); with the namespace when metadata has one:
+  // "p.yaml document 1 (NetworkPolicy shop/deny-all)".
   std::string describe() const;
-  // error with describe() in front. A decoder's own "Subnet blue: " prefix is dropped, since
-  // describe() already names the object: "subnet.yaml document 2 (Subnet blue): spec.gateway: ...".
+  // error with describe() in front. A decoder's own "<Kind> <name>: " or "<Kind> <ns>/<name>: "
+  // prefix is dropped, since describe() already names the object (ns as written, or "default"
+  // when metadata has none, as the namespaced decoders fill it in):
+  // "subnet.yaml document 2 (Subnet blue): spec.gateway: ...".
   Error annotate(Error error) const;
 };
 
@@ -52,13 +59,23 @@ Document documentFor(nlohmann::json body, int index);
 // Every kind a manifest may hold.
 using Object = std::variant<Namespace, Pod, Subnet>;
 
+// A kind by its apiVersion and kind: {"podnet.io/v1", "Subnet"}.
+struct KindName {
+  std::string_view apiVersion;
+  std::string_view kind;
+};
+
 // Decodes and statically validates one object by its apiVersion and kind: a v1 Namespace (its
 // name must be a DNS label, its labels valid) or a podnet.io/v1 Subnet (model::validate). An
 // unknown apiVersion/kind is an error naming it and the kinds podnet knows. Errors are annotated
 // with doc.describe().
 Result<Object> decodeObject(const Document& doc);
-// The same check for a delete, which needs only a known kind and a name.
-Status checkKindAndName(const Document& doc);
+// Whether doc has apiVersion and kind, and they are one of Object's kinds or of alsoKnown (kinds
+// the caller decodes itself). Otherwise the error decodeObject gives, with alsoKnown among the
+// kinds it lists.
+Status checkKind(const Document& doc, std::span<const KindName> alsoKnown = {});
+// The check for a delete, which needs only a known kind (as checkKind) and a name.
+Status checkKindAndName(const Document& doc, std::span<const KindName> alsoKnown = {});
 
 std::string kindOf(const Object&);  // "Subnet"
 std::string nameOf(const Object&);  // "blue"; namespaced kinds "shop/web"

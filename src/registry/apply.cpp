@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <map>
 #include <variant>
 
 #include "model/manifest.h"
+#include "registry/manifest_objects.h"
 #include "registry/subnets.h"
 
 namespace podnet::registry {
@@ -14,75 +16,95 @@ namespace {
 constexpr int kAttempts = 8;
 constexpr const char* kNamespaceNameLabel = "kubernetes.io/metadata.name";
 
-Result<ApplyAction> applyNamespace(store::Store& store, model::Namespace ns) {
-  ns.metadata.namespace_.clear();  // cluster-scoped
-  ns.metadata.labels[kNamespaceNameLabel] = ns.metadata.name;
-  const nlohmann::json body = model::toJson(ns);
+// Compares a write must also hold to (read fresh on every attempt), or the refusal.
+using Guard = std::function<Result<std::vector<store::Compare>>()>;
+
+// Puts body at key unless the same JSON is already there; retried while other writers win the
+// race. who names the object in the error after too many lost races.
+Result<ApplyAction> putObject(store::Store& store, const std::string& key,
+                              const nlohmann::json& body, const std::string& who,
+                              const Guard& guard = {}) {
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    auto kv = PODNET_TRY(store.get(ns.key()));
+    std::vector<store::Compare> compares;
+    if (guard) compares = PODNET_TRY(guard());
+    auto kv = PODNET_TRY(store.get(key));
     if (kv && nlohmann::json::parse(kv->value, nullptr, false) == body) {
       return ApplyAction::kUnchanged;
     }
-    auto compare = kv ? store::Compare::modRevisionIs(ns.key(), kv->modRevision)
-                      : store::Compare::absent(ns.key());
-    auto txn = PODNET_TRY(store.txn({compare}, {store::Op::put(ns.key(), body.dump())}));
+    compares.push_back(kv ? store::Compare::modRevisionIs(key, kv->modRevision)
+                          : store::Compare::absent(key));
+    auto txn = PODNET_TRY(store.txn(compares, {store::Op::put(key, body.dump())}));
     if (txn.succeeded) return kv ? ApplyAction::kConfigured : ApplyAction::kCreated;
   }
-  return makeError(Errc::kConflict, "Namespace " + ns.metadata.name +
-                                        ": it kept changing while it was applied; try again");
+  return makeError(Errc::kConflict, who + ": it kept changing while it was applied; try again");
+}
+
+Result<ApplyAction> applyNamespace(store::Store& store, model::Namespace ns) {
+  ns.metadata.namespace_.clear();  // cluster-scoped
+  ns.metadata.labels[kNamespaceNameLabel] = ns.metadata.name;
+  return putObject(store, ns.key(), model::toJson(ns), "Namespace " + ns.metadata.name);
 }
 
 // A pod's namespace must exist, as in Kubernetes.
 Result<ApplyAction> applyPod(store::Store& store, const model::Pod& pod) {
   const std::string who = "Pod " + pod.metadata.namespace_ + "/" + pod.metadata.name;
   const std::string nsKey = std::string(model::Namespace::kPrefix) + pod.metadata.namespace_;
-  const nlohmann::json body = model::toJson(pod);
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+  auto namespaceExists = [&]() -> Result<std::vector<store::Compare>> {
     auto ns = PODNET_TRY(store.get(nsKey));
     if (!ns) {
       return makeError(Errc::kNotFound, who + ": metadata.namespace: namespace \"" +
                                             pod.metadata.namespace_ + "\" not found");
     }
-    auto kv = PODNET_TRY(store.get(pod.key()));
-    if (kv && nlohmann::json::parse(kv->value, nullptr, false) == body) {
-      return ApplyAction::kUnchanged;
-    }
-    auto compare = kv ? store::Compare::modRevisionIs(pod.key(), kv->modRevision)
-                      : store::Compare::absent(pod.key());
-    auto txn =
-        PODNET_TRY(store.txn({compare, store::Compare::modRevisionIs(nsKey, ns->modRevision)},
-                             {store::Op::put(pod.key(), body.dump())}));
-    if (txn.succeeded) return kv ? ApplyAction::kConfigured : ApplyAction::kCreated;
-  }
-  return makeError(Errc::kConflict, who + ": it kept changing while it was applied; try again");
+    return std::vector<store::Compare>{store::Compare::modRevisionIs(nsKey, ns->modRevision)};
+  };
+  return putObject(store, pod.key(), model::toJson(pod), who, namespaceExists);
 }
 
-// name is "namespace/name".
-Status deletePod(store::Store& store, const std::string& name) {
-  const std::string key = std::string(model::Pod::kPrefix) + name;
+// A policy is stored in its canonical form (defaults filled in, as the API server stores it), so
+// applying the same policy written differently reports it unchanged. Its namespace need not
+// exist (unlike a pod's): a policy for a namespace that has no pods yet selects nothing, and a
+// file may then list the policy before its namespace.
+Result<ApplyAction> applyPolicy(store::Store& store, const policy::Policy& p) {
+  return putObject(store, policy::policyKey(p), policy::toJson(p), policy::describe(p));
+}
+
+// Deletes an object by kind and qualifiedName() ("ns/name" for the namespaced kinds).
+using Deleter = Status (*)(store::Store&, const std::string& kind, const std::string& name);
+
+// Removes prefix + name; kNotFound "Pod shop/web: not found" when there is nothing to remove.
+Status deleteByPrefix(store::Store& store, const std::string& kind, const std::string& name,
+                      const std::string& prefix) {
+  const std::string key = prefix + name;
   auto kv = PODNET_TRY(store.get(key));
-  if (!kv) return makeError(Errc::kNotFound, "Pod " + name + ": not found");
+  if (!kv) return makeError(Errc::kNotFound, kind + " " + name + ": not found");
   PODNET_TRY(store.txn({}, {store::Op::del(key)}));
   return okStatus();
 }
 
-Status deleteNamespace(store::Store& store, const std::string& name) {
-  const std::string key = std::string(model::Namespace::kPrefix) + name;
-  auto kv = PODNET_TRY(store.get(key));
-  if (!kv) return makeError(Errc::kNotFound, "Namespace " + name + ": not found");
-  PODNET_TRY(store.txn({}, {store::Op::del(key)}));
-  return okStatus();
+Status deletePolicy(store::Store& store, const std::string& kind, const std::string& name) {
+  return deleteByPrefix(store, kind, name, std::string(policy::kPoliciesPrefix) + kind + "/");
 }
 
-// Deletes an object by name; one entry per kind of model::Object.
-using Deleter = Status (*)(store::Store&, const std::string& name);
 const std::map<std::string, Deleter>& deleters() {
   static const std::map<std::string, Deleter> kDeleters = {
-      {"Namespace", deleteNamespace}, {"Pod", deletePod}, {"Subnet", deleteSubnet}};
+      {"Namespace",
+       [](store::Store& s, const std::string& kind, const std::string& name) {
+         return deleteByPrefix(s, kind, name, model::Namespace::kPrefix);
+       }},
+      {"Pod",
+       [](store::Store& s, const std::string& kind, const std::string& name) {
+         return deleteByPrefix(s, kind, name, model::Pod::kPrefix);
+       }},
+      {"Subnet", [](store::Store& s, const std::string&,
+                    const std::string& name) { return deleteSubnet(s, name); }},
+      {policy::NetworkPolicy::kKind, deletePolicy},
+      {policy::PodnetNetworkPolicy::kKind, deletePolicy},
+      {policy::PodnetClusterwideNetworkPolicy::kKind, deletePolicy},
+  };
   return kDeleters;
 }
 
-// Applies one decoded object; one overload per model::Object alternative.
+// Applies one decoded object; one overload per model::Object alternative, one for the policies.
 struct Applier {
   store::Store& store;
   Result<ApplyAction> operator()(const model::Namespace& ns) const {
@@ -92,20 +114,30 @@ struct Applier {
   Result<ApplyAction> operator()(const model::Subnet& subnet) const {
     return applySubnet(store, subnet);
   }
+  Result<ApplyAction> operator()(const model::Object& object) const {
+    return std::visit(*this, object);
+  }
+  Result<ApplyAction> operator()(const policy::Policy& p) const { return applyPolicy(store, p); }
 };
 
 // Every object in the batch decoded, with its Document for messages.
 struct Decoded {
   model::Document doc;
-  model::Object object;
+  ManifestObject object;
 };
 
-Status checkUnique(const std::vector<model::Document>& docs) {
+// An object of the batch: its document, kind and name ("shop/web" for the namespaced kinds).
+struct Named {
+  const model::Document* doc;
+  std::string kind, name;
+};
+
+Status checkUnique(const std::vector<Named>& objects) {
   std::map<std::pair<std::string, std::string>, const model::Document*> seen;
-  for (const auto& doc : docs) {
-    auto [it, inserted] = seen.emplace(std::make_pair(doc.kind, doc.name), &doc);
+  for (const auto& o : objects) {
+    auto [it, inserted] = seen.emplace(std::make_pair(o.kind, o.name), o.doc);
     if (!inserted) {
-      return doc.annotate(
+      return o.doc->annotate(
           makeError(Errc::kInvalidArgument, "appears twice (also " + it->second->describe() + ")"));
     }
   }
@@ -116,14 +148,18 @@ Status checkUnique(const std::vector<model::Document>& docs) {
 // updates is replaced by its new version), so a bad pair in one file fails before any write.
 Status checkSubnets(store::Store& store, const std::vector<Decoded>& batch) {
   std::vector<model::Subnet> merged = PODNET_TRY(listSubnets(store));
+  auto subnetOf = [](const Decoded& d) -> const model::Subnet* {
+    const auto* object = std::get_if<model::Object>(&d.object);
+    return object ? std::get_if<model::Subnet>(object) : nullptr;
+  };
   for (const auto& d : batch) {
-    const auto* subnet = std::get_if<model::Subnet>(&d.object);
+    const auto* subnet = subnetOf(d);
     if (!subnet) continue;
     std::erase_if(merged, [&](const model::Subnet& s) { return s.name == subnet->name; });
     merged.push_back(*subnet);
   }
   for (const auto& d : batch) {
-    const auto* subnet = std::get_if<model::Subnet>(&d.object);
+    const auto* subnet = subnetOf(d);
     if (!subnet) continue;
     if (auto st = model::validateAgainst(*subnet, merged); !st) return d.doc.annotate(st.error());
   }
@@ -164,17 +200,19 @@ Result<std::vector<AppliedObject>> applyObjects(store::Store& store,
   auto described = documents(docs);
   std::vector<Decoded> batch;
   for (const auto& doc : described) {
-    auto object = PODNET_TRY(model::decodeObject(doc));
+    auto object = PODNET_TRY(decodeManifestObject(doc));
     batch.push_back({doc, std::move(object)});
   }
-  PODNET_TRY_STATUS(checkUnique(described));
+  std::vector<Named> named;
+  for (const auto& d : batch) named.push_back({&d.doc, kindOf(d.object), nameOf(d.object)});
+  PODNET_TRY_STATUS(checkUnique(named));
   PODNET_TRY_STATUS(checkSubnets(store, batch));
 
   std::vector<AppliedObject> applied;
   for (const auto& d : batch) {
     auto action = std::visit(Applier{store}, d.object);
     if (!action) return partly(d.doc.annotate(action.error()), applied, "applied");
-    applied.push_back({model::kindOf(d.object), model::nameOf(d.object), actionName(*action)});
+    applied.push_back({kindOf(d.object), nameOf(d.object), actionName(*action)});
   }
   return applied;
 }
@@ -182,25 +220,21 @@ Result<std::vector<AppliedObject>> applyObjects(store::Store& store,
 Result<std::vector<AppliedObject>> deleteObjects(store::Store& store,
                                                  const std::vector<nlohmann::json>& docs) {
   auto described = documents(docs);
-  for (const auto& doc : described) PODNET_TRY_STATUS(model::checkKindAndName(doc));
-  PODNET_TRY_STATUS(checkUnique(described));
+  std::vector<Named> named;
+  for (const auto& doc : described) {
+    PODNET_TRY_STATUS(registry::checkKindAndName(doc));
+    named.push_back({&doc, doc.kind, qualifiedName(doc)});
+  }
+  PODNET_TRY_STATUS(checkUnique(named));
 
   std::vector<AppliedObject> deleted;
-  for (const auto& doc : described) {
-    auto deleter = deleters().find(doc.kind);
-    // Namespaced kinds are deleted by "namespace/name" (Kubernetes' default namespace if unset).
-    std::string name = doc.name;
-    if (doc.kind == "Pod") {
-      const auto& meta = doc.body.value("metadata", nlohmann::json::object());
-      const auto& ns = meta.is_object() ? meta.value("namespace", nlohmann::json("default"))
-                                        : nlohmann::json("default");
-      name = (ns.is_string() ? ns.get<std::string>() : std::string("default")) + "/" + doc.name;
-    }
+  for (const auto& o : named) {
+    auto deleter = deleters().find(o.kind);
     Status st = deleter != deleters().end()
-                    ? deleter->second(store, name)
+                    ? deleter->second(store, o.kind, o.name)
                     : Status(makeError(Errc::kUnsupported, "podnet cannot delete this kind"));
-    if (!st) return partly(doc.annotate(st.error()), deleted, "deleted");
-    deleted.push_back({doc.kind, name, "deleted"});
+    if (!st) return partly(o.doc->annotate(st.error()), deleted, "deleted");
+    deleted.push_back({o.kind, o.name, "deleted"});
   }
   return deleted;
 }

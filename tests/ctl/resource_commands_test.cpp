@@ -1,5 +1,5 @@
-// podnetctl apply/delete/get subnets end to end against a real agent socket whose handler is the
-// registry over an embedded store, as podnetd serves it.
+// podnetctl apply/delete/get subnets|policies end to end against a real agent socket whose handler
+// is the registry over an embedded store, as podnetd serves it.
 #include "ctl/resource_commands.h"
 
 #include <gtest/gtest.h>
@@ -68,6 +68,11 @@ class ResourceCommandsTest : public ::testing::Test {
   Run getSubnets(OutputFormat format) {
     std::ostringstream out, err;
     int code = runGetSubnets(socket_, format, out, err);
+    return {code, out.str(), err.str()};
+  }
+  Run getPolicies(OutputFormat format, const std::string& namespace_ = "") {
+    std::ostringstream out, err;
+    int code = runGetPolicies(socket_, format, namespace_, out, err);
     return {code, out.str(), err.str()};
   }
 
@@ -174,6 +179,86 @@ TEST_F(ResourceCommandsTest, DeleteRemovesTheObjectsOfTheFile) {
   r = run(ManifestUse::kDelete, {file});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "podnetctl: podnetd: object 1 (Namespace shop): not found\n");
+}
+
+const char* kPolicies = R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all, namespace: shop}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+---
+apiVersion: podnet.io/v1
+kind: PodnetClusterwideNetworkPolicy
+metadata: {name: host-fw}
+spec:
+  nodeSelector: {matchLabels: {role: edge}}
+  ingressDeny: [{fromEntities: [world]}]
+)";
+
+TEST_F(ResourceCommandsTest, PoliciesAreAppliedListedAndDeleted) {
+  std::string file = write("policies.yaml", kPolicies);
+  Run r = run(ManifestUse::kApply, {file});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(
+      r.out,
+      "networkpolicy/shop/deny-all created\npodnetclusterwidenetworkpolicy/host-fw created\n");
+  EXPECT_EQ(run(ManifestUse::kApply, {file}).out,
+            "networkpolicy/shop/deny-all unchanged\n"
+            "podnetclusterwidenetworkpolicy/host-fw unchanged\n");
+
+  r = getPolicies(OutputFormat::kTable);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(
+      r.out,
+      "KIND                             NAMESPACE   NAME       SELECTOR         TYPES\n"
+      "NetworkPolicy                    shop        deny-all   <all>            Ingress,Egress\n"
+      "PodnetClusterwideNetworkPolicy   <none>      host-fw    node:role=edge   ingressDeny\n");
+  EXPECT_EQ(getPolicies(OutputFormat::kTable, "shop").out,
+            "KIND            NAMESPACE   NAME       SELECTOR   TYPES\n"
+            "NetworkPolicy   shop        deny-all   <all>      Ingress,Egress\n");
+
+  // -o json gives back what apply takes: nothing changes.
+  r = getPolicies(OutputFormat::kJson);
+  ASSERT_EQ(r.code, 0) << r.err;
+  Run again = run(ManifestUse::kApply, {"-"}, r.out);
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.out,
+            "networkpolicy/shop/deny-all unchanged\n"
+            "podnetclusterwidenetworkpolicy/host-fw unchanged\n");
+
+  r = run(ManifestUse::kDelete, {file});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(
+      r.out,
+      "networkpolicy/shop/deny-all deleted\npodnetclusterwidenetworkpolicy/host-fw deleted\n");
+  EXPECT_EQ(getPolicies(OutputFormat::kTable).out, "KIND   NAMESPACE   NAME   SELECTOR   TYPES\n");
+  r = run(ManifestUse::kDelete, {file});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "podnetctl: podnetd: object 1 (NetworkPolicy shop/deny-all): not found\n");
+}
+
+TEST_F(ResourceCommandsTest, AnInvalidPolicyFailsWithoutContactingTheAgent) {
+  std::string file = write("bad-policy.yaml", std::string(kManifest) + R"(---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all, namespace: shop}
+spec:
+  ingress: [{ports: [{port: 80, endPort: 79}]}]
+)");
+  Run r = run(ManifestUse::kApply, {file});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err,
+            "podnetctl: " + file +
+                " document 3 (NetworkPolicy shop/deny-all): spec.ingress[0].ports[0].endPort: "
+                "79 is below port 80\n");
+  EXPECT_EQ(requests_.load(), 0);
+
+  // A delete needs only the kind and the name.
+  r = run(ManifestUse::kDelete, {"-"}, "apiVersion: podnet.io/v1\nkind: PodnetNetworkPolicy\n");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "podnetctl: stdin document 1 (PodnetNetworkPolicy): metadata.name: required\n");
+  EXPECT_EQ(requests_.load(), 0);
 }
 
 TEST_F(ResourceCommandsTest, AnAgentThatIsNotRunningIsNamed) {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
@@ -80,19 +81,22 @@ AgentProcess::AgentProcess(const TestNetns& node, const std::string& dir,
       socket_(dir + "/podnetd.sock"),
       stateDir_(dir + "/state"),
       logPath_(dir + "/podnetd.log"),
+      pinDir_("/sys/fs/bpf/" + node.name()),
       extraArgs_(std::move(extraArgs)) {
   start();
 }
 
 AgentProcess::~AgentProcess() {
   stop();
+  std::error_code ec;
+  std::filesystem::remove_all(pinDir_, ec);
 }
 
 void AgentProcess::start() {
   std::vector<std::string> args = {
-      "ip",          "netns",   "exec",     node_.name(), buildPath("bin/podnetd"),
-      "--state-dir", stateDir_, "--socket", socket_,      "--node-name",
-      "test-node"};
+      "ip",          "netns",         "exec",     node_.name(), buildPath("bin/podnetd"),
+      "--state-dir", stateDir_,       "--socket", socket_,      "--node-name",
+      "test-node",   "--bpf-pin-dir", pinDir_};
   args.insert(args.end(), extraArgs_.begin(), extraArgs_.end());
   pid_ = ::fork();
   if (pid_ == 0) {

@@ -42,7 +42,8 @@ class TestNetns {
   std::string name_;
 };
 
-// podnetd running inside a node namespace with its own state dir and socket.
+// podnetd running inside a node namespace with its own state dir, socket and BPF pin directory
+// (removed with the object).
 class AgentProcess {
  public:
   AgentProcess(const TestNetns& node, const std::string& dir,
@@ -62,6 +63,7 @@ class AgentProcess {
   std::string socket_;
   std::string stateDir_;
   std::string logPath_;
+  std::string pinDir_;
   std::vector<std::string> extraArgs_;
   pid_t pid_ = -1;
 };

@@ -324,6 +324,75 @@ metadata: {}
             "m.yaml document 2 (Subnet): metadata.name: required");
 }
 
+TEST(ManifestTest, KindsDecodedElsewhereAreKnownWhenTheCallerNamesThem) {
+  auto docs = parse(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {}
+)");
+  ASSERT_EQ(docs.size(), 4u);
+  const KindName policies[] = {{"networking.k8s.io/v1", "NetworkPolicy"}};
+  EXPECT_TRUE(checkKind(docs[0], policies).ok());
+  EXPECT_TRUE(checkKindAndName(docs[0], policies).ok());
+  EXPECT_FALSE(checkKind(docs[0]).ok());
+  EXPECT_TRUE(checkKind(docs[1], policies).ok());
+  EXPECT_EQ(checkKind(docs[2], policies).error().message,
+            "m.yaml document 3 (Service web): unknown kind \"Service\" of apiVersion \"v1\" "
+            "(podnet knows v1 Namespace, v1 Pod, podnet.io/v1 Subnet, networking.k8s.io/v1 "
+            "NetworkPolicy)");
+  EXPECT_EQ(checkKindAndName(docs[3], policies).error().message,
+            "m.yaml document 4 (NetworkPolicy): metadata.name: required");
+}
+
+TEST(ManifestTest, NamespacedObjectsAreNamedWithTheirNamespaceOnce) {
+  auto docs = parse(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all, namespace: shop}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x}
+spec: {containers: [{name: c, ports: [{containerPort: 0}]}]}
+)",
+                    "p.yaml");
+  ASSERT_EQ(docs.size(), 3u);
+  EXPECT_EQ(docs[0].namespace_, "shop");
+  EXPECT_EQ(docs[0].describe(), "p.yaml document 1 (NetworkPolicy shop/deny-all)");
+  // A decoder's "<Kind> <ns>/<name>: " is dropped like "<Kind> <name>: ".
+  auto error = [](const char* message) { return makeError(Errc::kInvalidArgument, message); };
+  EXPECT_EQ(docs[0].annotate(error("NetworkPolicy shop/deny-all: spec.ingress[0]: bad")).message,
+            "p.yaml document 1 (NetworkPolicy shop/deny-all): spec.ingress[0]: bad");
+  EXPECT_EQ(docs[0].annotate(error("NetworkPolicy other/deny-all: bad")).message,
+            "p.yaml document 1 (NetworkPolicy shop/deny-all): NetworkPolicy other/deny-all: bad");
+  // No namespace written: the decoders name it "default", the description does not.
+  EXPECT_EQ(docs[1].describe(), "p.yaml document 2 (NetworkPolicy deny-all)");
+  EXPECT_EQ(docs[1].annotate(error("NetworkPolicy default/deny-all: spec: bad")).message,
+            "p.yaml document 2 (NetworkPolicy deny-all): spec: bad");
+  auto nameless =
+      parse("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {namespace: a}\n");
+  EXPECT_EQ(nameless[0].annotate(error("NetworkPolicy: metadata.name: required")).message,
+            "m.yaml document 1 (NetworkPolicy): metadata.name: required");
+  // Pods too (their decoder says "Pod x/a: ").
+  EXPECT_EQ(decodeObject(docs[2]).error().message,
+            "p.yaml document 3 (Pod x/a): spec.containers[0].ports[0].containerPort: required, "
+            "1-65535");
+}
+
 TEST(ManifestTest, ObjectsReceivedOverRpcAreNamedByPosition) {
   Document doc = documentFor(
       nlohmann::json::parse(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}})"),

@@ -9,12 +9,6 @@
 namespace podnet::registry {
 namespace {
 
-std::vector<nlohmann::json> manifest(const std::string& yaml) {
-  auto docs = model::parseManifest(yaml, "test.yaml");
-  EXPECT_TRUE(docs.ok()) << docs.error().message;
-  return docs.ok() ? *docs : std::vector<nlohmann::json>{};
-}
-
 std::vector<std::string> lines(const std::vector<AppliedObject>& objects) {
   std::vector<std::string> out;
   for (const auto& o : objects) out.push_back(describe(o));
@@ -88,14 +82,15 @@ spec: {cidrBlock: 10.1.0.0/16, gateway: 10.2.0.1}
 kind: Namespace
 metadata: {name: shop}
 ---
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-all}
+apiVersion: v1
+kind: Service
+metadata: {name: web}
 )"));
   ASSERT_FALSE(applied.ok());
-  EXPECT_EQ(applied.error().message.rfind(
-                "object 2 (NetworkPolicy deny-all): unknown kind \"NetworkPolicy\"", 0),
-            0u);
+  EXPECT_EQ(applied.error().message,
+            "object 2 (Service web): unknown kind \"Service\" of apiVersion \"v1\" (podnet knows "
+            "v1 Namespace, v1 Pod, podnet.io/v1 Subnet, networking.k8s.io/v1 NetworkPolicy, "
+            "podnet.io/v1 PodnetNetworkPolicy, podnet.io/v1 PodnetClusterwideNetworkPolicy)");
   EXPECT_EQ(revision(), 0);
 }
 

@@ -1,4 +1,5 @@
-// A fresh embedded store per test, and helpers to build subnets and hold addresses in them.
+// A fresh embedded store per test, and helpers to read manifests, build subnets and hold addresses
+// in them.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,6 +8,7 @@
 #include <string>
 
 #include "ipam/allocator.h"
+#include "model/manifest.h"
 #include "model/subnet.h"
 #include "store/sqlite_store.h"
 #include "support/temp_dir.h"
@@ -17,6 +19,13 @@ inline std::unique_ptr<store::SqliteStore> openStore(const std::string& path) {
   auto opened = store::SqliteStore::open(path);
   EXPECT_TRUE(opened.ok()) << opened.error().message;
   return opened ? std::move(opened).value() : nullptr;
+}
+
+// The objects of a YAML manifest, as podnetctl sends them.
+inline std::vector<nlohmann::json> manifest(const std::string& yaml) {
+  auto docs = model::parseManifest(yaml, "test.yaml");
+  EXPECT_TRUE(docs.ok()) << docs.error().message;
+  return docs.ok() ? *docs : std::vector<nlohmann::json>{};
 }
 
 inline model::Subnet makeSubnet(const std::string& name, const char* cidr,
