@@ -21,7 +21,7 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 echo "== fuzz targets"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DPODNET_FUZZ=ON -DPODNET_TESTS=OFF \
   -DPODNET_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_cni_config fuzz_cni_args fuzz_manifest
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_cni_config fuzz_cni_args fuzz_manifest fuzz_policy
 for target in build-fuzz/fuzz/fuzz_*; do
   [ -x "$target" ] || continue
   name=$(basename "$target")
