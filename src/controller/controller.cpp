@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "controller/identity_gc.h"
 #include "controller/node_cleanup.h"
 #include "store/etcd_store.h"
 
@@ -41,8 +42,10 @@ int run(const Options& o, const sigset_t& signals) {
     return 1;
   }
   spdlog::info("podnet-controller: watching nodes on {}", o.etcdEndpoints.front());
+  IdentityCollector identities(*etcd);
   // etcd keeps every revision until compacted; keep the last keepRevisions, which is far more
-  // than a restarted agent's watch needs to resume (and it lists again if not).
+  // than a restarted agent's watch needs to resume (and it lists again if not). Identities no pod
+  // uses are collected on the same beat.
   while (true) {
     timespec wait{o.compactSeconds, 0};
     int sig = sigtimedwait(&signals, nullptr, &wait);
@@ -55,6 +58,11 @@ int run(const Options& o, const sigset_t& signals) {
       if (auto st = etcd->compact(*rev - o.keepRevisions); !st) {
         spdlog::warn("compacting etcd: {}", st.error().message);
       }
+    }
+    if (auto released = identities.sweep(); !released) {
+      spdlog::warn("collecting identities: {}", released.error().message);
+    } else if (!released->empty()) {
+      spdlog::info("released {} identities no pod uses", released->size());
     }
   }
 }
