@@ -206,7 +206,7 @@ nlohmann::json dropsAnswer(const std::string& node, const bpf::DropCounters& cou
   json drops = json::array();
   for (int r = PN_DROP_NONE + 1; r < PN_DROP__MAX; ++r) {
     const pn_counter& c = counters[static_cast<size_t>(r)];
-    drops.push_back({{"reason", bpf::dropReasonName(static_cast<pn_drop_reason>(r))},
+    drops.push_back({{"reason", flows::dropReasonText(static_cast<pn_drop_reason>(r))},
                      {"packets", c.packets},
                      {"bytes", c.bytes}});
   }

@@ -56,7 +56,7 @@ class FlowLog {
 };
 
 // The answer to {"op":"drops"}: one entry per drop reason (none excluded), named by
-// bpf::dropReasonName, with the counters summed over CPUs (PolicyMaps::dropCounters()).
+// flows::dropReasonText, with the counters summed over CPUs (PolicyMaps::dropCounters()).
 nlohmann::json dropsAnswer(const std::string& node, const bpf::DropCounters& counters);
 
 }  // namespace podnet::agent

@@ -121,15 +121,4 @@ void FlowReader::start() {
   });
 }
 
-std::string tcpFlagsName(uint8_t flags) {
-  static constexpr const char* kNames[] = {"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"};
-  std::string out;
-  for (int bit = 0; bit < 8; ++bit) {
-    if ((flags & (1u << bit)) == 0) continue;
-    if (!out.empty()) out += "|";
-    out += kNames[bit];
-  }
-  return out;
-}
-
 }  // namespace podnet::bpf

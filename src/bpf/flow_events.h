@@ -85,7 +85,4 @@ class FlowReader {
   std::unique_ptr<State> state_;
 };
 
-// "SYN|ACK" style names of TCP flags; "" for none.
-std::string tcpFlagsName(uint8_t flags);
-
 }  // namespace podnet::bpf

@@ -289,26 +289,4 @@ Result<uint64_t> PolicyMaps::stat(pn_stat which) {
   return sum;
 }
 
-const char* dropReasonName(pn_drop_reason reason) {
-  switch (reason) {
-    case PN_DROP_NONE:
-      return "none";
-    case PN_DROP_POLICY_DENY:
-      return "policy-deny";
-    case PN_DROP_POLICY_DEFAULT:
-      return "policy-default-deny";
-    case PN_DROP_MALFORMED:
-      return "malformed";
-    case PN_DROP_UNSUPPORTED_L3:
-      return "unsupported-l3";
-    case PN_DROP_FRAGMENT:
-      return "fragment";
-    case PN_DROP_NO_ENDPOINT:
-      return "no-endpoint";
-    case PN_DROP__MAX:
-      break;
-  }
-  return "unknown";
-}
-
 }  // namespace podnet::bpf

@@ -104,7 +104,4 @@ class PolicyMaps {
   UniqueFd ipcache_, endpoints_, policy_, ct_, config_, drops_, stats_, events_;
 };
 
-// A name for each drop reason (metrics labels, flow output): "policy-deny", ...
-const char* dropReasonName(pn_drop_reason reason);
-
 }  // namespace podnet::bpf

@@ -14,8 +14,8 @@
 #include <thread>
 
 #include "cni/plugin.h"
+#include "ctl/agent_call.h"
 #include "ctl/pods_view.h"
-#include "rpc/unix_socket.h"
 
 namespace podnet::ctl {
 namespace {
@@ -44,18 +44,7 @@ void sortByTime(std::vector<Flow>& flows) {
 
 // The answer of one agent, or the reason to warn about it.
 Result<json> ask(const AgentTarget& agent, const json& request, std::chrono::milliseconds timeout) {
-  auto reply = rpc::call(agent.socket, request, timeout);
-  if (!reply)
-    return makeError(reply.error().code, "cannot reach podnetd: " + reply.error().message);
-  if (!reply->is_object() || !reply->value("ok", false)) {
-    std::string msg = "unknown error";
-    if (reply->is_object() && reply->contains("error") && (*reply)["error"].is_object()) {
-      const auto& error = (*reply)["error"];
-      if (error.contains("msg") && error["msg"].is_string()) msg = error["msg"];
-    }
-    return makeError(Errc::kInvalidArgument, "podnetd: " + msg);
-  }
-  return std::move(reply).value();
+  return askAgent(agent.socket, request, timeout);
 }
 
 void warn(std::ostream& err, const AgentTarget& agent, const std::string& what) {

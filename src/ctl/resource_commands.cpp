@@ -7,13 +7,13 @@
 #include <iterator>
 #include <sstream>
 
+#include "ctl/agent_call.h"
 #include "ctl/nodes_view.h"
 #include "ctl/policies_view.h"
 #include "ctl/subnets_view.h"
 #include "model/manifest.h"
 #include "registry/apply.h"
 #include "registry/manifest_objects.h"
-#include "rpc/unix_socket.h"
 
 namespace podnet::ctl {
 namespace {
@@ -30,21 +30,13 @@ Result<std::string> readAll(const std::string& file, std::istream& in) {
 
 // Sends request and returns the agent's answer, or the message to print.
 Result<nlohmann::json> ask(const std::string& socket, const nlohmann::json& request) {
-  auto reply = rpc::call(socket, request);
-  if (!reply) {
-    return makeError(reply.error().code,
-                     "cannot reach podnetd: " + reply.error().message +
-                         "\n(is podnetd running? use --socket to point at another agent)");
+  auto reply = askAgent(socket, request);
+  if (!reply && reply.error().code != Errc::kInvalidArgument) {  // not the agent's refusal
+    Error e = std::move(reply).takeError();
+    e.message += "\n(is podnetd running? use --socket to point at another agent)";
+    return e;
   }
-  if (!reply->is_object() || !reply->value("ok", false)) {
-    std::string msg = "unknown error";
-    if (reply->is_object() && reply->contains("error") && (*reply)["error"].is_object()) {
-      const auto& error = (*reply)["error"];
-      if (error.contains("msg") && error["msg"].is_string()) msg = error["msg"];
-    }
-    return makeError(Errc::kInvalidArgument, "podnetd: " + msg);
-  }
-  return std::move(reply).value();
+  return reply;
 }
 
 }  // namespace

@@ -50,14 +50,14 @@ const char* matchName(pn_match match);  // "policy-allow", ..., "invalid"
 std::optional<pn_match> parseMatch(std::string_view name);
 const char* directionName(pn_direction direction);  // "ingress", "egress"
 std::optional<pn_direction> parseDirection(std::string_view name);
-// The same names as bpf::dropReasonName (the flow log's tests check they agree).
+// The name of each drop reason, everywhere (flows, drop counters): "policy-deny", ...
 const char* dropReasonText(pn_drop_reason reason);
 std::optional<pn_drop_reason> parseDropReason(std::string_view name);
 std::string protocolName(uint8_t protocol);  // "TCP", "UDP", "SCTP", "ICMP", else "47"
 std::optional<uint8_t> parseProtocol(std::string_view name);
 // True for TCP, UDP and SCTP: the protocols whose flows have ports.
 bool hasPorts(uint8_t protocol);
-// "SYN|ACK"; the same text as bpf::tcpFlagsName.
+// "SYN|ACK"; "" for none.
 std::string tcpFlagsText(uint8_t flags);
 std::optional<uint8_t> parseTcpFlags(std::string_view text);
 

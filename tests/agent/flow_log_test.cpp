@@ -356,18 +356,6 @@ TEST(FlowJsonTest, TimeParsingAcceptsShortFractions) {
   EXPECT_FALSE(flows::parseTime("2024-05-01T12:00:00+02:00").has_value());
 }
 
-// flows/ keeps its own copy of the names so the CLI needs no libbpf; they must stay the same.
-TEST(FlowJsonTest, NamesAgreeWithTheBpfLibrary) {
-  for (int r = PN_DROP_NONE; r <= PN_DROP__MAX; ++r) {
-    auto reason = static_cast<pn_drop_reason>(r);
-    EXPECT_STREQ(flows::dropReasonText(reason), bpf::dropReasonName(reason)) << r;
-  }
-  for (int f = 0; f < 256; ++f) {
-    EXPECT_EQ(flows::tcpFlagsText(static_cast<uint8_t>(f)),
-              bpf::tcpFlagsName(static_cast<uint8_t>(f)));
-  }
-}
-
 TEST(DropsAnswerTest, OneEntryPerReasonWithCounters) {
   bpf::DropCounters counters{};
   counters[PN_DROP_POLICY_DENY] = {3, 222};

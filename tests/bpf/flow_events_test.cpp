@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "bpf/policy_maps.h"
+#include "flows/flow_json.h"
 
 namespace podnet::bpf {
 namespace {
@@ -48,8 +49,8 @@ TEST(FlowEventTest, DecodesEveryFieldToHostOrderAndWallClock) {
   EXPECT_EQ(ev.dropReason, PN_DROP_POLICY_DENY);
   EXPECT_EQ(ev.policyId, 9u);
   EXPECT_EQ(ev.policyRevision, 42u);
-  EXPECT_EQ(tcpFlagsName(ev.tcpFlags), "SYN|ACK");
-  EXPECT_STREQ(dropReasonName(ev.dropReason), "policy-deny");
+  EXPECT_EQ(flows::tcpFlagsText(ev.tcpFlags), "SYN|ACK");
+  EXPECT_STREQ(flows::dropReasonText(ev.dropReason), "policy-deny");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "bpf/policy_entries.h"
+#include "flows/flow_json.h"
 #include "bpf_fixture.h"
 #include "packets.h"
 
@@ -370,9 +371,9 @@ TEST_P(PodPolicyProgTest, VerdictsAndEvents) {
   ASSERT_TRUE(drops.ok()) << drops.error().message;
   for (int reason = 0; reason < PN_DROP__MAX; ++reason) {
     EXPECT_EQ((*drops)[reason].packets, expectedDrops[reason].packets)
-        << dropReasonName(static_cast<pn_drop_reason>(reason));
+        << flows::dropReasonText(static_cast<pn_drop_reason>(reason));
     EXPECT_EQ((*drops)[reason].bytes, expectedDrops[reason].bytes)
-        << dropReasonName(static_cast<pn_drop_reason>(reason));
+        << flows::dropReasonText(static_cast<pn_drop_reason>(reason));
   }
 }
 
@@ -420,7 +421,7 @@ TEST_F(PodPolicyEventTest, DropEventCarriesTheWholeFlow) {
   EXPECT_EQ(ev.srcIdentity, kPodB);
   EXPECT_EQ(ev.dstIdentity, kPodA);
   EXPECT_EQ(ev.protocol, kProtoTcp);
-  EXPECT_EQ(tcpFlagsName(ev.tcpFlags), "SYN");
+  EXPECT_EQ(flows::tcpFlagsText(ev.tcpFlags), "SYN");
   EXPECT_EQ(ev.direction, PN_DIR_INGRESS);
   EXPECT_EQ(ev.verdict, PN_VERDICT_DROPPED);
   EXPECT_EQ(ev.dropReason, PN_DROP_POLICY_DENY);
