@@ -26,6 +26,9 @@ class LabClusterTest : public LabFixture, public ::testing::WithParamInterface<s
           lab(std::string("pod add demo/") + pod + " --node " + node + " --labels app=" + pod);
       ASSERT_EQ(add.status, 0) << add.out;
     }
+    // The other nodes learn of the pods in the background; the tests start once they have.
+    ASSERT_EQ(probeSettled("demo/a", "demo/c", 80, "connected"), "connected");
+    ASSERT_EQ(probeSettled("demo/c", "demo/b", 80, "connected"), "connected");
   }
 };
 
@@ -104,7 +107,7 @@ TEST_P(LabClusterTest, PodDelRemovesThePod) {
   // The name can be used again, on another node.
   auto again = lab("pod add demo/c --node n3");
   EXPECT_EQ(again.status, 0) << again.out;
-  EXPECT_EQ(probe("demo/a", "demo/c", 80), "connected");
+  EXPECT_EQ(probeSettled("demo/a", "demo/c", 80, "connected"), "connected");
 }
 
 TEST_P(LabClusterTest, PodAddNamesWhatIsWrong) {

@@ -25,6 +25,7 @@
 #include "lab/layout.h"
 #include "lab/processes.h"
 #include "lab/underlay.h"
+#include "support/eventually.h"
 
 namespace podnet::testing {
 
@@ -63,6 +64,17 @@ class LabFixture : public ::testing::Test {
     if ((run.status == 0 && out == "connected") || (run.status == 1 && out == "blocked"))
       return out;
     return "exit " + std::to_string(run.status) + ": " + out;
+  }
+
+  // A pod or route that was just added reaches the other nodes in the background (the watch
+  // delivers, the overlay programs it): probe until the expected answer, up to a generous limit,
+  // and return the last answer.
+  std::string probeSettled(const std::string& from, const std::string& to, int port,
+                           const std::string& expected, const std::string& proto = "tcp") const {
+    std::string last;
+    eventually([&] { return (last = probe(from, to, port, proto)) == expected; },
+               std::chrono::seconds(10));
+    return last;
   }
 
   void SetUp() override {
