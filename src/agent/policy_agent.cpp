@@ -24,6 +24,16 @@ bool startsWith(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
+// The keys policy depends on; the rest of /podnet/ (address reservations, leases, ...) is not.
+bool isPolicyInput(const std::string& key) {
+  for (const char* prefix :
+       {Attachment::kPrefix, model::Namespace::kPrefix, model::Pod::kPrefix, model::Node::kPrefix,
+        model::Subnet::kPrefix, policy::kPoliciesPrefix, policy::IdentityAllocator::kPrefix}) {
+    if (startsWith(key, prefix)) return true;
+  }
+  return false;
+}
+
 // Writes a diff to the pinned maps. Endpoints carry their device's ifindex as endpointId (set by
 // enforce()), so a pod whose veth was recreated is rewritten under its new device.
 class MapWriter final : public policy::PolicyMapWriter {
@@ -199,15 +209,22 @@ void PolicyAgent::onListing(const store::Listing& listing) {
 
 void PolicyAgent::onEvents(const std::vector<store::WatchEvent>& events) {
   std::lock_guard lock(mutex_);
+  bool relevant = false;
   for (const auto& e : events) {
+    seenRevision_ = std::max(seenRevision_, e.kv.modRevision);
+    if (!isPolicyInput(e.kv.key)) continue;
+    relevant = true;
     if (e.type == store::WatchEvent::Type::kPut) {
       learn(e.kv.key, e.kv.value);
     } else {
       forget(e.kv.key);
     }
-    seenRevision_ = std::max(seenRevision_, e.kv.modRevision);
   }
-  dirty_ = true;
+  if (relevant) {
+    dirty_ = true;
+  } else if (!dirty_ && !compiling_) {
+    enforcedRevision_ = seenRevision_;  // nothing policy depends on changed
+  }
   cv_.notify_all();
 }
 
@@ -215,19 +232,14 @@ void PolicyAgent::learn(const std::string& key, const std::string& value) {
   // A value that does not decode (written by another version) leaves the last good one in place,
   // so nothing enforced changes because of it.
   auto warn = [&](const std::string& why) { spdlog::warn("policy: ignoring {}: {}", key, why); };
-  auto j = nlohmann::json::parse(value, nullptr, false);
+  if (!isPolicyInput(key)) return;
   if (startsWith(key, Attachment::kPrefix)) {
     auto a = attachmentFromJson(value);
     if (!a) return warn(a.error().message);
     cluster_.attachments[key] = std::move(*a);
     return;
   }
-  bool relevant = startsWith(key, model::Namespace::kPrefix) ||
-                  startsWith(key, model::Pod::kPrefix) || startsWith(key, model::Node::kPrefix) ||
-                  startsWith(key, model::Subnet::kPrefix) ||
-                  startsWith(key, policy::kPoliciesPrefix) ||
-                  startsWith(key, policy::IdentityAllocator::kPrefix);
-  if (!relevant) return;
+  auto j = nlohmann::json::parse(value, nullptr, false);
   if (j.is_discarded()) return warn("not JSON");
   if (startsWith(key, model::Namespace::kPrefix)) {
     auto ns = model::namespaceFromJson(j);
@@ -290,13 +302,16 @@ void PolicyAgent::loop() {
     // A burst of changes (a file of policies, a relabelled namespace) becomes one compilation.
     cv_.wait_for(lock, std::chrono::milliseconds(10), [&] { return stopping_; });
     dirty_ = false;
+    compiling_ = true;
     Cluster snapshot = cluster_;
     int64_t revision = seenRevision_;
     lock.unlock();
     auto st = enforce(snapshot);
     lock.lock();
+    compiling_ = false;
     if (st) {
-      enforcedRevision_ = std::max(enforcedRevision_, revision);
+      // Unless something relevant arrived meanwhile, every later revision changed nothing.
+      enforcedRevision_ = std::max(enforcedRevision_, dirty_ ? revision : seenRevision_);
       cv_.notify_all();
       continue;
     }

@@ -127,7 +127,8 @@ class PolicyAgent : public EndpointHooks {
   Cluster cluster_;
   int64_t seenRevision_ = 0;
   int64_t enforcedRevision_ = 0;
-  bool dirty_ = true;
+  bool dirty_ = true;       // a change to compile
+  bool compiling_ = false;  // the loop works on a snapshot
   bool stopping_ = false;
 
   // Only the loop thread touches these.
