@@ -19,6 +19,7 @@
 #include "lib/policy.h"
 #include "lib/conntrack.h"
 #include "lib/verdict.h"
+#include "lib/forward.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -30,6 +31,16 @@ static __always_inline int pn_drop(struct pn_flow_event *ev, __u8 reason, __u8 m
 	pn_count_drop(reason, ev->pkt_len);
 	pn_emit(ev);
 	return TC_ACT_SHOT;
+}
+
+/* A packet podnet lets through: on a hook where it enters the node (a pod's send on its veth's
+ * tc ingress, or a node device's tc ingress), the fast path may forward it straight on. */
+static __always_inline int pn_pass(struct __sk_buff *skb, const struct pn_packet *pkt,
+				   const struct pn_config *cfg, int entering)
+{
+	if (!entering || !cfg || !(cfg->flags & PN_CONFIG_FAST_FORWARD) || pkt->later_fragment)
+		return TC_ACT_OK;
+	return pn_forward(skb, pkt);
 }
 
 static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
@@ -46,10 +57,11 @@ static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
 	struct pn_ct_state ct = {};
 	struct pn_policy_verdict decision;
 	__u32 self_identity, peer_identity, subject;
-	int enforce, parsed, ct_result, host_device;
+	int enforce, parsed, ct_result, host_device, entering;
 	__u64 now = bpf_ktime_get_ns();
 
 	host_device = ep && ep->identity == PN_IDENTITY_HOST;
+	entering = (direction == PN_DIR_EGRESS) != host_device;
 	/* "always" isolates pods, never the node: only a host policy does (its endpoint flags). */
 	enforce = (mode == PN_ENFORCE_ALWAYS && !host_device) ||
 		  (mode != PN_ENFORCE_NEVER && ep && (ep->flags & enforce_flag));
@@ -64,7 +76,7 @@ static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
 			return TC_ACT_OK;
 		if (pn_identity_of(direction == PN_DIR_INGRESS ? pkt.daddr : pkt.saddr) !=
 		    PN_IDENTITY_HOST)
-			return TC_ACT_OK;
+			return pn_pass(skb, &pkt, cfg, entering);
 	}
 
 	ev.time_ns = now;
@@ -126,7 +138,7 @@ static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
 		if (event_level == PN_EVENTS_ALL ||
 		    (event_level == PN_EVENTS_FLOWS && (ct.new_tcp_flags || ct.first_reply)))
 			pn_emit(&ev);
-		return TC_ACT_OK;
+		return pn_pass(skb, &pkt, cfg, entering);
 	}
 
 	/* A new flow: decide. */
@@ -166,7 +178,7 @@ static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
 		     ev.dst_identity, ev.match);
 	if (event_level >= PN_EVENTS_FLOWS)
 		pn_emit(&ev);
-	return TC_ACT_OK;
+	return pn_pass(skb, &pkt, cfg, entering);
 }
 
 SEC("tc")

@@ -213,9 +213,13 @@ struct pn_ct_value {
 PN_STATIC_ASSERT(sizeof(struct pn_ct_value) == 32, "pn_ct_value layout");
 
 /* ---- pn_config: array of one entry, written by the agent at any time. ---- */
+enum pn_config_flags {
+	PN_CONFIG_FAST_FORWARD = 1 << 0, /* forwarded packets skip the node's IP stack (forward.h) */
+};
+
 struct pn_config {
 	__u32 enforcement_mode; /* pn_enforcement_mode */
-	__u32 pad;
+	__u32 flags; /* pn_config_flags */
 	__u64 policy_revision; /* bumped by the agent after each policy batch; in every event */
 };
 PN_STATIC_ASSERT(sizeof(struct pn_config) == 16, "pn_config layout");

@@ -105,6 +105,7 @@ Status run(const AgentOptions& o, const sigset_t& signals) {
                        : o.policyEnforcement == "never" ? PN_ENFORCE_NEVER
                                                         : PN_ENFORCE_DEFAULT;
   policyOptions.pinDir = o.bpfPinDir;
+  policyOptions.fastPath = o.fastPath;
   if (cluster) {
     policyOptions.hostDevices.push_back(cluster->config.uplink);
     if (cluster->config.backend == dataplane::Backend::kVxlan) {

@@ -55,6 +55,9 @@ ParsedArgs parseAgentArgs(int argc, char** argv) {
   app.add_option("--bpf-pin-dir", o.bpfPinDir,
                  "Where the policy program's maps are pinned (on the BPF filesystem)")
       ->capture_default_str();
+  app.add_flag("--fast-path", o.fastPath,
+               "Forward pod traffic from the tc programs straight to the next device, skipping "
+               "the node's IP stack and netfilter (not with kube-proxy's iptables mode)");
   app.add_option("--log-level", o.logLevel, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -34,6 +34,9 @@ struct AgentOptions {
   // the policy program's maps are pinned (one directory per agent on a machine).
   std::string policyEnforcement = "default";
   std::string bpfPinDir = "/sys/fs/bpf/podnet";
+  // Pod traffic that podnet forwards skips the node's IP stack (and so netfilter): off by
+  // default, since kube-proxy's iptables NAT would be bypassed.
+  bool fastPath = false;
 };
 
 // Parses podnetd's command line. Returns the exit code to use when it should not run (--help,

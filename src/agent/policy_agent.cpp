@@ -87,6 +87,9 @@ Result<std::unique_ptr<PolicyAgent>> PolicyAgent::start(store::Store& store, Pol
 
   agent->applied_ = PODNET_TRY(agent->kernelState());
   agent->policyRevision_ = PODNET_TRY(agent->maps_.config()).policy_revision;
+  // The mode and flags of this start, whatever the last agent had.
+  PODNET_TRY_STATUS(
+      agent->maps_.setConfig(agent->options_.mode, agent->policyRevision_, agent->configFlags()));
 
   PolicyAgent* self = agent.get();
   agent->flowReader_ = PODNET_TRY(bpf::FlowReader::open(
@@ -438,7 +441,7 @@ Status PolicyAgent::enforce(const Cluster& cluster) {
       if (auto now = kernelState()) applied_ = std::move(*now);
       return st;
     }
-    PODNET_TRY_STATUS(maps_.setConfig(options_.mode, ++policyRevision_));
+    PODNET_TRY_STATUS(maps_.setConfig(options_.mode, ++policyRevision_, configFlags()));
     auto ms = [](auto d) {
       return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
     };

@@ -47,6 +47,8 @@ struct PolicyOptions {
   // stays open between nodes (policy::NodeContext::tunnelPort).
   std::vector<std::string> hostDevices;
   std::optional<uint16_t> tunnelPort;
+  // Forwarded packets skip the node's IP stack (bpf/lib/forward.h); bypasses netfilter.
+  bool fastPath = false;
 };
 
 // What the CNI service asks of the policy engine while it adds a pod.
@@ -115,6 +117,7 @@ class PolicyAgent : public EndpointHooks {
   // compilation after a start writes only the difference.
   Result<policy::CompiledPolicy> kernelState();
   std::string describeVerdict(const bpf::FlowEvent&);
+  uint32_t configFlags() const { return options_.fastPath ? PN_CONFIG_FAST_FORWARD : 0; }
 
   store::Store& store_;
   PolicyOptions options_;

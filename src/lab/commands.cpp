@@ -28,6 +28,8 @@ class LabCommands : public Commands {
     up_->add_option("--backend", up_options_.backend, "Between nodes: vxlan or host-gw")
         ->check(CLI::IsMember({"vxlan", "host-gw"}))
         ->capture_default_str();
+    up_->add_flag("--fast-path", up_options_.fastPath,
+                  "Agents forward pod traffic from their tc programs (podnetd --fast-path)");
     down_ = lab_->add_subcommand("down", "Remove everything the lab made (always safe to run)");
     status_ = lab_->add_subcommand("status", "Nodes, pods and process health");
 

@@ -308,13 +308,27 @@ Status Lab::startAgent(LabState& state, const std::string& node) {
   std::error_code ec;
   fs::create_directories(layout_.agentStateDir(node), ec);
   fs::create_directories(fs::path(layout_.agentSocket(node)).parent_path(), ec);
-  auto process =
-      start("podnetd " + node,
-            {podnetd, "--store", "etcd", "--etcd-endpoints", Layout::etcdEndpoint(), "--node-name",
-             node, "--uplink", kNodeUplink, "--backend", state.backend, "--state-dir",
-             layout_.agentStateDir(node), "--socket", layout_.agentSocket(node), "--lease-ttl",
-             "10", "--bpf-pin-dir", layout_.agentPinDir(node)},
-            layout_.nodeNetns(node), node);
+  std::vector<std::string> args = {podnetd,
+                                   "--store",
+                                   "etcd",
+                                   "--etcd-endpoints",
+                                   Layout::etcdEndpoint(),
+                                   "--node-name",
+                                   node,
+                                   "--uplink",
+                                   kNodeUplink,
+                                   "--backend",
+                                   state.backend,
+                                   "--state-dir",
+                                   layout_.agentStateDir(node),
+                                   "--socket",
+                                   layout_.agentSocket(node),
+                                   "--lease-ttl",
+                                   "10",
+                                   "--bpf-pin-dir",
+                                   layout_.agentPinDir(node)};
+  if (state.fastPath) args.push_back("--fast-path");
+  auto process = start("podnetd " + node, args, layout_.nodeNetns(node), node);
   if (!process) return process.error().context("node " + node);
   state.processes.push_back(*process);
   return saveState(layout_, state);
@@ -438,6 +452,7 @@ Status Lab::up(const UpOptions& options, std::ostream& out) {
     }
     LabState state;
     state.backend = options.backend;
+    state.fastPath = options.fastPath;
     PODNET_TRY_STATUS(createNetwork(state, options.nodes));
     out << "underlay " << Layout::underlay().str() << " on bridge " << kBridge << " (netns "
         << layout_.infraNetns() << ")\n";

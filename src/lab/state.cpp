@@ -85,11 +85,8 @@ nlohmann::json toJson(const LabState& s) {
   }
   json namespaces = json::object();
   for (const auto& [name, labels] : s.namespaces) namespaces[name] = labels;
-  return {{"nodes", s.nodes},
-          {"backend", s.backend},
-          {"processes", processes},
-          {"namespaces", namespaces},
-          {"pods", pods}};
+  return {{"nodes", s.nodes},       {"backend", s.backend},     {"fastPath", s.fastPath},
+          {"processes", processes}, {"namespaces", namespaces}, {"pods", pods}};
 }
 
 Result<LabState> stateFromJson(const nlohmann::json& j) {
@@ -97,6 +94,7 @@ Result<LabState> stateFromJson(const nlohmann::json& j) {
     LabState s;
     s.nodes = j.at("nodes").get<int>();
     s.backend = j.value("backend", "");
+    s.fastPath = j.value("fastPath", false);
     for (const auto& p : member(j, "processes")) {
       s.processes.push_back(processFromJson(p));
     }

@@ -32,6 +32,7 @@ struct PodRecord {
 struct LabState {
   int nodes = 0;
   std::string backend;
+  bool fastPath = false;
   std::vector<ProcessRecord> processes;             // etcd, controller, agents, node servers
   std::map<std::string, model::Labels> namespaces;  // name -> labels
   std::map<std::string, PodRecord> pods;            // "ns/name" -> pod

@@ -122,10 +122,10 @@ TEST_P(LabClusterTest, PodAddNamesWhatIsWrong) {
   EXPECT_NE(twice.out.find("already exists"), std::string::npos) << twice.out;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, LabClusterTest, ::testing::Values("vxlan", "host-gw"),
-                         [](const auto& info) {
-                           return info.param == "vxlan" ? "vxlan" : "hostgw";
-                         });
+// Each backend, with podnet's forwarding (the kernel's IP stack) and with the fast path (the tc
+// programs forward; podnetd --fast-path).
+INSTANTIATE_TEST_SUITE_P(Backends, LabClusterTest, ::testing::ValuesIn(kLabBackends),
+                         labBackendName);
 
 }  // namespace
 }  // namespace podnet::testing

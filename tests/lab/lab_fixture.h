@@ -29,6 +29,15 @@
 
 namespace podnet::testing {
 
+// What `lab up` is told after --backend in the parameterized lab tests.
+inline const std::vector<std::string> kLabBackends = {"vxlan", "host-gw", "vxlan --fast-path",
+                                                      "host-gw --fast-path"};
+inline std::string labBackendName(const ::testing::TestParamInfo<std::string>& info) {
+  std::string name = info.param.substr(0, info.param.find(' '));
+  name = name == "host-gw" ? "hostgw" : name;
+  return info.param.find("--fast-path") == std::string::npos ? name : name + "_fastpath";
+}
+
 struct CtlRun {
   int status = -1;
   std::string out;  // stdout and stderr

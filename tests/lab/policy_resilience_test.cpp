@@ -153,7 +153,7 @@ class LabPolicyResilienceTest : public LabFixture {
       endpoints_[name] = {name,     EndpointKind::kPod,
                           ns,       podName,
                           pod.node, lab::Layout::netnsPath(layout_->podNetns(ns, podName)),
-                          *ip};
+                          *ip,      Ipv4{}};
     }
     dir_ = std::filesystem::path(layout_->runDir()) / "policy-resilience";  // `lab down` removes it
     std::filesystem::create_directories(dir_);

@@ -197,10 +197,10 @@ TEST_P(LabResilienceTest, ConcurrentAddsOnThreeNodesNeverShareAnAddress) {
   for (const auto& ns : netns) shell("ip netns del " + ns);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, LabResilienceTest, ::testing::Values("vxlan", "host-gw"),
-                         [](const auto& info) {
-                           return info.param == "vxlan" ? "vxlan" : "hostgw";
-                         });
+// Each backend, with podnet's forwarding (the kernel's IP stack) and with the fast path (the tc
+// programs forward; podnetd --fast-path).
+INSTANTIATE_TEST_SUITE_P(Backends, LabResilienceTest, ::testing::ValuesIn(kLabBackends),
+                         labBackendName);
 
 }  // namespace
 }  // namespace podnet::testing

@@ -1,0 +1,66 @@
+/*
+ * The fast path (pn_config.flags & PN_CONFIG_FAST_FORWARD): a packet that podnet has let through
+ * and that the node would route out of another device goes straight to that device's egress
+ * (FIB lookup, TTL decrement, neighbour's MAC), skipping the node's IP forwarding path. The
+ * receiving pod's device still runs its own program (to_pod on its tc egress hook). Anything the
+ * FIB does not resolve to a forward (local delivery, no route, TTL expiring) takes the normal path.
+ * It also skips netfilter, so it is off by default: kube-proxy's iptables NAT would be bypassed.
+ */
+#ifndef PODNET_BPF_LIB_FORWARD_H
+#define PODNET_BPF_LIB_FORWARD_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/parse.h"
+
+#define PN_AF_INET 2
+#define PN_IP_TTL_OFF (ETH_HLEN + __builtin_offsetof(struct iphdr, ttl))
+#define PN_IP_CSUM_OFF (ETH_HLEN + __builtin_offsetof(struct iphdr, check))
+
+static __always_inline int pn_forward(struct __sk_buff *skb, const struct pn_packet *pkt)
+{
+	struct bpf_fib_lookup fib = {};
+	__u16 old_word, new_word;
+	long rc;
+
+	fib.family = PN_AF_INET;
+	fib.l4_protocol = pkt->protocol;
+	fib.sport = pkt->sport;
+	fib.dport = pkt->dport;
+	fib.tot_len = skb->len - ETH_HLEN;
+	fib.ipv4_src = pkt->saddr;
+	fib.ipv4_dst = pkt->daddr;
+	fib.ifindex = skb->ifindex;
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return TC_ACT_OK;
+	if (fib.ifindex == skb->ifindex)
+		return TC_ACT_OK;
+
+	/* What forwarding would do: TTL - 1 (a TTL of 1 goes the normal way, for ICMP). */
+	if (bpf_skb_load_bytes(skb, PN_IP_TTL_OFF, &old_word, sizeof(old_word)) != 0)
+		return TC_ACT_OK;
+	if (*(__u8 *)&old_word <= 1)
+		return TC_ACT_OK;
+	new_word = old_word;
+	*(__u8 *)&new_word -= 1;
+	if (bpf_l3_csum_replace(skb, PN_IP_CSUM_OFF, old_word, new_word, sizeof(new_word)) != 0 ||
+	    bpf_skb_store_bytes(skb, PN_IP_TTL_OFF, &new_word, sizeof(new_word), 0) != 0)
+		return TC_ACT_SHOT; /* the header is half rewritten: never send it on */
+
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		struct bpf_redir_neigh nh = { .nh_family = PN_AF_INET, .ipv4_nh = fib.ipv4_dst };
+
+		return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+	}
+	if (bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) != 0 ||
+	    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0) != 0)
+		return TC_ACT_SHOT;
+	return bpf_redirect(fib.ifindex, 0);
+}
+
+#endif /* PODNET_BPF_LIB_FORWARD_H */
