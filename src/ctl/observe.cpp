@@ -63,7 +63,17 @@ struct Cursor {
   uint64_t after = 0;
   bool reachable = true;
   bool decodeWarned = false;
+  std::optional<uint64_t> sinceNs;  // the run's --since cutoff (sinceCutoff)
 };
+
+// --since as a point in time (unix ns), fixed once per run: every agent and every page answers
+// for the same window, however long the run takes.
+std::optional<uint64_t> sinceCutoff(const ObserveOptions& options) {
+  if (!options.since) return std::nullopt;
+  auto since = std::chrono::system_clock::now() - *options.since;
+  return static_cast<uint64_t>(std::max<int64_t>(
+      0, std::chrono::duration_cast<std::chrono::nanoseconds>(since.time_since_epoch()).count()));
+}
 
 // Reads every flow the agent has after the cursor (paging on), adding them to out. The first
 // request carries `last` when set. On failure nothing is added and the cursor stays.
@@ -77,12 +87,7 @@ Status readFlows(Cursor& cursor, const ObserveOptions& options, const json& filt
     if (!filter.empty()) request["filter"] = filter;
     if (last) request["last"] = *last;
     last.reset();
-    if (options.since) {
-      auto since = std::chrono::system_clock::now() - *options.since;
-      request["since_ns"] = static_cast<uint64_t>(std::max<int64_t>(
-          0,
-          std::chrono::duration_cast<std::chrono::nanoseconds>(since.time_since_epoch()).count()));
-    }
+    if (cursor.sinceNs) request["since_ns"] = *cursor.sinceNs;
     auto reply = PODNET_TRY(ask(cursor.agent, request, options.callTimeout));
     const json& list =
         reply.contains("flows") && reply["flows"].is_array() ? reply["flows"] : json::array();
@@ -371,7 +376,8 @@ int runObserve(const ObserveOptions& options, const std::vector<AgentTarget>& ag
   auto stopped = [&] { return stopRequested && stopRequested(); };
 
   std::vector<Cursor> cursors;
-  for (const auto& a : agents) cursors.push_back(Cursor{a});
+  const auto cutoff = sinceCutoff(options);
+  for (const auto& a : agents) cursors.push_back(Cursor{a, 0, true, false, cutoff});
   std::vector<Flow> batch;
   size_t answered = 0;
   for (auto& c : cursors) {

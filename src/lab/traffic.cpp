@@ -120,7 +120,8 @@ void answerDatagram(int fd, const std::string& line) {
 // Waits until fd has `events` or the deadline passes; false on timeout.
 bool waitFor(int fd, short events, Clock::time_point deadline) {
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    // Rounded up: rounding down would spin (and resend) through the last millisecond.
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return false;
     pollfd p{fd, events, 0};
     int n = ::poll(&p, 1, static_cast<int>(left.count()));
