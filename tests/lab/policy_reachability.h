@@ -41,6 +41,8 @@ struct Endpoint {
   std::string node;       // pods: where they run; nodes: themselves; world: ""
   std::string netnsPath;  // where its probes start
   Ipv4 ip;                // where probes to it go; for the world also its probes' source
+  Ipv4 joinIp;            // nodes: their VXLAN device's address, the source of their probes to
+                          // pods on other nodes
 };
 
 struct Probe {
@@ -206,9 +208,11 @@ inline bool probeWithSource(Ipv4 source, const lab::ProbeSpec& spec) {
   remote.sin_addr.s_addr = htonl(spec.destination.value);
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) return false;
   const auto deadline = std::chrono::steady_clock::now() + spec.timeout;
+  // Rounded up: poll waits out the last part of a millisecond too, rather than the UDP loop below
+  // resending in a busy loop until the deadline.
   auto waitFor = [&](short events, std::chrono::steady_clock::time_point until) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        until - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     pollfd p{fd.get(), events, 0};
     return ::poll(&p, 1, static_cast<int>(left.count())) > 0;

@@ -8,8 +8,8 @@
 // pod on ports 80 and 81 over TCP and UDP (plus node->pod, pod->node, world->pod and pod->world
 // where the case says so) and compares with an expectation written by hand from docs/policy.md
 // (Kubernetes' and Cilium's semantics), deliberately not derived from podnet's compiler. Every
-// blocked probe checked must also appear in `podnetctl observe` as a drop naming the deciding
-// policy (a sample per check: see checkDropsObserved).
+// blocked probe of a check must also appear in `podnetctl observe` as a drop naming the deciding
+// policy (see checkDropsObserved).
 //
 // - "The world": addresses 172.30.0.240 (w1) and .241 (w2) on the infra namespace's bridge, with a
 //   /32 route to each pod via its node and a lab server listening there. They are outside the
@@ -25,6 +25,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -33,6 +35,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -51,14 +54,16 @@ using namespace std::chrono_literals;
 using lab::Protocol;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
+using WallClock = std::chrono::system_clock;
 
 constexpr auto kBlockedAfter = 300ms;  // no connection or reply by then: blocked
 constexpr auto kRetryTimeout = 1000ms;
 constexpr auto kConvergence = 3s;
 constexpr auto kDropsVisibleWithin = 3s;
-constexpr auto kDropWindowSlack = 500ms;
+constexpr auto kDropWindowMargin = 200ms;
+constexpr auto kObserveWindowSlack = 2s;
 constexpr size_t kProbeWorkers = 96;
-constexpr size_t kDropsCheckedPerCheck = 5;
+constexpr size_t kMissingListed = 20;
 constexpr Protocol kTcp = Protocol::kTcp;
 constexpr Protocol kUdp = Protocol::kUdp;
 const char* const kNamespaces[] = {"x", "y", "z"};
@@ -66,6 +71,13 @@ const char* const kPods[] = {"a", "b", "c"};
 constexpr int kNodes = 3;
 const Ipv4 kWorld1{0xac1e00f0};  // 172.30.0.240: outside the node range 172.30.0.11..210
 const Ipv4 kWorld2{0xac1e00f1};  // 172.30.0.241
+
+// A node's join address, the address of its VXLAN device: 100.64.0.0/16 plus the low 16 bits of
+// its underlay address (dataplane::joinAddress, src/dataplane/overlay.h; repeated here because this
+// test links only the lab library).
+Ipv4 joinAddress(Ipv4 underlay) {
+  return Ipv4{0x64400000 | (underlay.value & 0xffff)};
+}
 
 std::string joinLines(const std::vector<std::string>& lines) {
   std::string out;
@@ -204,7 +216,7 @@ class PolicyTruthTableTest : public LabFixture {
   }
 
   // Probes until the table matches or the convergence time passes, then reports the differences;
-  // then the drops of a sample of the blocked probes. decidedBy: the policies a drop may name
+  // then the drops of the blocked probes. decidedBy: the policies a drop may name
   // ("ns/name", or the name of a clusterwide one); by default every live policy of the case.
   void check(const Reachability& expected, std::vector<std::string> decidedBy = {}) {
     if (decidedBy.empty()) {
@@ -233,8 +245,10 @@ class PolicyTruthTableTest : public LabFixture {
       }
     };
     const auto deadline = Clock::now() + kConvergence;
+    WallClock::time_point finalRound;  // when the last round of every probe started
     for (;;) {
       errors.clear();
+      finalRound = WallClock::now();
       runProbes(probes, all, kBlockedAfter, kProbeWorkers, observed, errors);
       differences();
       if (differing.empty() || Clock::now() >= deadline) break;
@@ -248,77 +262,197 @@ class PolicyTruthTableTest : public LabFixture {
     EXPECT_TRUE(differing.empty())
         << differing.size() << " of " << probes.size() << " probes differ from the expectation:\n"
         << r.describeDifferences(observed);
-    if (checkDrops) checkDropsObserved(r, observed, decidedBy);
+    if (checkDrops) checkDropsObserved(r, observed, decidedBy, finalRound);
     return differing.empty() && errors.empty();
   }
 
-  // Every blocked probe must show up in `podnetctl observe` on some node as a dropped flow naming
-  // the deciding policy. Checked for up to kDropsCheckedPerCheck blocked TCP probes, spread over
-  // the table. Everything observe-specific is here and in droppedFlows() / isDropOf().
+  // Every blocked probe of the table's final round must show up in `podnetctl observe` on some
+  // node as a dropped flow naming the deciding policy: TCP and UDP, from pods, nodes and the world.
+  // Only the flows of that round count (from kDropWindowMargin before it started, for the kernel-
+  // to-wall-clock conversion): a drop of an earlier round, case or step may have dropped the same
+  // pairs for the same policy.
+  //
+  // None is excluded: every blocked probe of this suite is dropped by a podnet program (a pod's
+  // device, or a node's uplink or VXLAN device for the host firewall), which emits a flow for
+  // every drop. A probe blocked elsewhere (say, by a destination that does not listen) would leave
+  // no flow and would have to be left out here; the suite has none (its baseline connects all).
   void checkDropsObserved(const Reachability& r, const std::vector<bool>& observed,
-                          const std::vector<std::string>& decidedBy) {
-    std::vector<size_t> blocked;
+                          const std::vector<std::string>& decidedBy, WallClock::time_point round) {
+    std::vector<const Probe*> blocked;
     for (size_t i = 0; i < r.probes().size(); ++i) {
-      if (!r.expected()[i] && !observed[i] && r.probes()[i].protocol == kTcp) blocked.push_back(i);
+      if (!r.expected()[i] && !observed[i]) blocked.push_back(&r.probes()[i]);
     }
     if (blocked.empty()) return;
-    std::vector<size_t> sampled;
-    const size_t stride = std::max<size_t>(1, blocked.size() / kDropsCheckedPerCheck);
-    for (size_t k = 0; k < blocked.size() && sampled.size() < kDropsCheckedPerCheck; k += stride) {
-      sampled.push_back(blocked[k]);
-    }
-    // Probed once more, so their drops are fresh: the window asked for below then holds them
-    // (with room for podnetctl's start and the kernel-to-wall-clock conversion) but nothing of an
-    // earlier case or step, which may have dropped the same pairs for the same policy.
-    const auto reprobed = Clock::now();
-    std::vector<bool> again(r.probes().size());
-    std::vector<std::string> ignored;
-    runProbes(r.probes(), sampled, kBlockedAfter, kProbeWorkers, again, ignored);
-    std::vector<const Probe*> sample;
-    for (size_t i : sampled) sample.push_back(&r.probes()[i]);
-    std::vector<std::string> missing;
-    std::vector<json> flows;
+    std::vector<const Probe*> missing;
+    DroppedFlows flows(round - kDropWindowMargin);
     const auto deadline = Clock::now() + kDropsVisibleWithin;  // events reach the reader late
     for (;;) {
-      auto since = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - reprobed) +
-                   kDropWindowSlack;
-      auto got = droppedFlows(since);
+      auto got = droppedFlows(round - kDropWindowMargin);
       if (!got) {
         ADD_FAILURE() << "cannot read dropped flows: " << got.error().message;
         return;
       }
       flows = std::move(*got);
       missing.clear();
-      for (const Probe* p : sample) {
-        if (std::none_of(flows.begin(), flows.end(),
-                         [&](const json& f) { return isDropOf(f, *p, decidedBy); })) {
-          missing.push_back(p->str());
-        }
+      for (const Probe* p : blocked) {
+        if (!flows.hasDropOf(*p, decidedBy)) missing.push_back(p);
       }
       if (missing.empty() || Clock::now() >= deadline) break;
       std::this_thread::sleep_for(300ms);
     }
-    std::string seen;
-    for (size_t i = 0; i < flows.size() && i < 10; ++i) seen += "  " + flows[i].dump() + "\n";
-    std::string names;
+    if (missing.empty()) return;
+    std::string names, listed;
     for (const auto& n : decidedBy) names += " " + n;
-    EXPECT_TRUE(missing.empty()) << "blocked probes without a dropped flow naming one of {" << names
-                                 << " } in `podnetctl observe`:\n"
-                                 << joinLines(missing) << "dropped flows seen (" << flows.size()
-                                 << ", first 10):\n"
-                                 << seen;
+    for (size_t k = 0; k < missing.size() && k < kMissingListed; ++k) {
+      const auto policies = flows.policiesOf(*missing[k]);
+      listed += "  " + missing[k]->str();
+      if (policies.empty()) {
+        listed += ": no dropped flow\n";
+      } else {
+        listed += ": dropped flows name only";
+        for (const auto& p : policies) listed += " \"" + p + "\"";
+        listed += "\n";
+      }
+    }
+    ADD_FAILURE() << missing.size() << " of " << blocked.size()
+                  << " blocked probes without a dropped flow naming one of {" << names
+                  << " } in `podnetctl observe` (" << flows.count()
+                  << " dropped flows of the final round received, " << flows.older()
+                  << " older ones ignored; first " << std::min(missing.size(), kMissingListed)
+                  << " listed):\n"
+                  << listed << "podnetctl's warnings:\n"
+                  << (flows.warnings().empty() ? "  none\n" : joinLines(flows.warnings()));
   }
 
-  // The dropped TCP flows of the last `since` on every node, as `podnetctl observe --socket <each
-  // agent> -o json --verdict dropped --protocol TCP --since <ms>ms` prints them: one JSON object
-  // per line (also accepted: one array, or {"flows": [...]}).
-  static Result<std::vector<json>> droppedFlows(std::chrono::milliseconds since) {
-    std::vector<json> flows;
+  // The dropped flows since a time, by (source ip, destination ip, destination port, protocol),
+  // each with the policies its flows name. A flow is {"time": "2024-05-01T12:00:00.123456789Z",
+  // "verdict": "dropped", "protocol": "TCP", "policy": "<Kind> <ns>/<name> <section>[<i>]",
+  // "source": {"ip", "port", ...}, "destination": {"ip", "port", ...}, ...} (flows/flow_json.h).
+  class DroppedFlows {
+   public:
+    explicit DroppedFlows(WallClock::time_point since) : since_(since) {}
+
+    void add(const json& flow) {
+      auto time = flowTime(flow);
+      if (!time || *time < since_) {
+        ++older_;
+        return;
+      }
+      auto text = [](const json& object, const char* key) {
+        if (!object.is_object() || !object.contains(key) || !object[key].is_string()) {
+          return std::string();
+        }
+        std::string s = object[key].get<std::string>();
+        std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+        return s;
+      };
+      auto port = [](const json& object) -> int64_t {
+        if (!object.is_object() || !object.contains("port")) return -1;
+        const json& v = object["port"];
+        if (v.is_number_integer()) return v.get<int64_t>();
+        if (v.is_string()) return std::atoll(v.get<std::string>().c_str());
+        return -1;
+      };
+      if (text(flow, "verdict") != "dropped") return;
+      ++count_;
+      const json none = json::object();
+      const json& source = flow.contains("source") ? flow["source"] : none;
+      const json& destination = flow.contains("destination") ? flow["destination"] : none;
+      std::string policy;
+      if (flow.contains("policy") && flow["policy"].is_string()) {
+        policy = flow["policy"].get<std::string>();
+      }
+      policies_[{text(source, "ip"), text(destination, "ip"), port(destination),
+                 text(flow, "protocol")}]
+          .insert(policy);
+    }
+
+    // A dropped flow of the probe names one of the deciding policies (decidedBy: "ns/name", or
+    // the name of a clusterwide one).
+    bool hasDropOf(const Probe& p, const std::vector<std::string>& decidedBy) const {
+      for (const auto& policy : policiesOf(p)) {
+        if (!policy.empty() && std::any_of(decidedBy.begin(), decidedBy.end(), [&](auto& name) {
+              return policy.find(name) != std::string::npos;
+            })) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    // What the dropped flows of the probe name. A UDP probe's flows carry its ports as TCP's do.
+    // A node's probe to a pod on another node leaves from its join address (over VXLAN) or its
+    // underlay address; every other probe from its source's own address.
+    std::set<std::string> policiesOf(const Probe& p) const {
+      std::vector<Ipv4> sources{p.from->ip};
+      if (p.from->kind == EndpointKind::kNode) sources.push_back(p.from->joinIp);
+      std::set<std::string> out;
+      for (Ipv4 source : sources) {
+        auto it = policies_.find(
+            {source.str(), p.to->ip.str(), p.port, p.protocol == kTcp ? "tcp" : "udp"});
+        if (it != policies_.end()) out.insert(it->second.begin(), it->second.end());
+      }
+      return out;
+    }
+
+    size_t count() const { return count_; }
+    size_t older() const { return older_; }
+    void warn(const std::string& line) { warnings_.push_back(line); }
+    const std::vector<std::string>& warnings() const { return warnings_; }
+
+   private:
+    // "2024-05-01T12:00:00.123456789Z" (RFC 3339 UTC, up to nanoseconds), as flow_json.h writes it.
+    static std::optional<WallClock::time_point> flowTime(const json& flow) {
+      if (!flow.contains("time") || !flow["time"].is_string()) return std::nullopt;
+      const std::string text = flow["time"].get<std::string>();
+      std::tm tm{};
+      int consumed = 0;
+      if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+                      &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
+        return std::nullopt;
+      }
+      tm.tm_year -= 1900;
+      tm.tm_mon -= 1;
+      int64_t nanos = 0, scale = 1000000000;
+      size_t i = static_cast<size_t>(consumed);
+      if (i < text.size() && text[i] == '.') {
+        for (++i; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+          scale /= 10;
+          nanos += (text[i] - '0') * scale;
+        }
+      }
+      if (i >= text.size() || text[i] != 'Z') return std::nullopt;
+      return WallClock::time_point(std::chrono::duration_cast<WallClock::duration>(
+          std::chrono::seconds(::timegm(&tm)) + std::chrono::nanoseconds(nanos)));
+    }
+
+    // Source ip, destination ip, destination port, protocol ("tcp", "udp").
+    using Key = std::tuple<std::string, std::string, int64_t, std::string>;
+    WallClock::time_point since_;
+    std::map<Key, std::set<std::string>> policies_;
+    size_t count_ = 0, older_ = 0;       // flows kept; flows older than since_ (or undated)
+    std::vector<std::string> warnings_;  // podnetctl's, e.g. flows overwritten before being read
+  };
+
+  // The dropped flows on every node since `from`, as `podnetctl observe --socket <each agent> -o
+  // json --verdict dropped --since <ms>ms` prints them: one JSON object per line (also accepted:
+  // one array, or {"flows": [...]}). With --since and no --last, observe prints every flow of the
+  // window (it pages through each agent's log), so no limit is asked for.
+  //
+  // The window asked for is kObserveWindowSlack wider and the flows are then kept by their own
+  // time: podnetctl counts --since back from when it asks each agent, not from when it started,
+  // so the window of the agents asked last starts later (by some 150 ms, seen under load) and
+  // would lose the first drops of the round.
+  static Result<DroppedFlows> droppedFlows(WallClock::time_point from) {
+    DroppedFlows flows(from);
+    const auto since =
+        std::chrono::duration_cast<std::chrono::milliseconds>(WallClock::now() - from) +
+        kObserveWindowSlack;
     std::vector<std::string> argv{"timeout", "10", podnetctl(), "observe"};
     for (const auto& node : cluster_->nodes) {
       argv.insert(argv.end(), {"--socket", cluster_->layout->agentSocket(node.name)});
     }
-    argv.insert(argv.end(), {"-o", "json", "--verdict", "dropped", "--protocol", "TCP", "--since",
+    argv.insert(argv.end(), {"-o", "json", "--verdict", "dropped", "--since",
                              std::to_string(since.count()) + "ms"});
     std::string out;  // stdout and stderr
     auto rc = lab::runCommand(argv, &out);
@@ -331,63 +465,27 @@ class PolicyTruthTableTest : public LabFixture {
     if (!whole.is_discarded()) {
       if (whole.is_object() && whole.contains("flows")) whole = whole["flows"];
       if (whole.is_array()) {
-        for (auto& f : whole) flows.push_back(f);
+        for (auto& f : whole) flows.add(f);
       } else if (whole.is_object()) {
-        flows.push_back(whole);
+        flows.add(whole);
       }
       return flows;
     }
     std::istringstream lines(out);
     for (std::string line; std::getline(lines, line);) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      if (line.starts_with("podnetctl: ")) continue;  // a warning, e.g. one agent not answering
+      if (line.starts_with("podnetctl: ")) {  // a warning, e.g. one agent not answering
+        flows.warn(line);
+        continue;
+      }
       auto f = json::parse(line, nullptr, false);
       if (f.is_discarded()) {
         return makeError(Errc::kInvalidArgument, "podnetctl observe: not JSON: " + line);
       }
-      flows.push_back(f);
+      flows.add(f);
     }
     return flows;
   }
-
-  // A flow: {"verdict": "dropped", "dropReason": ..., "protocol": "TCP", "policy": "<Kind>
-  // <ns>/<name> <section>[<i>]", "source": {"ip", "port", "namespace", "pod"}, "destination":
-  // {...}}. The source address is compared for pods and the world only: a node's probe to a pod on
-  // another node leaves from whatever address the node routes it from (over vxlan, its join
-  // address).
-  static bool isDropOf(const json& flow, const Probe& p,
-                       const std::vector<std::string>& decidedBy) {
-    auto text = [](const json& object, const char* key) {
-      if (!object.is_object() || !object.contains(key) || !object[key].is_string()) {
-        return std::string();
-      }
-      std::string s = object[key].get<std::string>();
-      std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-      return s;
-    };
-    auto number = [](const json& object, const char* key) -> int64_t {
-      if (!object.is_object() || !object.contains(key)) return -1;
-      const json& v = object[key];
-      if (v.is_number_integer()) return v.get<int64_t>();
-      if (v.is_string()) return std::atoll(v.get<std::string>().c_str());
-      return -1;
-    };
-    const json none = json::object();
-    const json& source = flow.is_object() && flow.contains("source") ? flow["source"] : none;
-    const json& destination =
-        flow.is_object() && flow.contains("destination") ? flow["destination"] : none;
-    if (text(flow, "verdict") != "dropped" || text(flow, "protocol") != "tcp") return false;
-    if (p.from->kind != EndpointKind::kNode && text(source, "ip") != p.from->ip.str()) return false;
-    if (text(destination, "ip") != p.to->ip.str() || number(destination, "port") != p.port) {
-      return false;
-    }
-    if (!flow.contains("policy") || !flow["policy"].is_string()) return false;
-    const std::string policy = flow["policy"].get<std::string>();
-    return !policy.empty() && std::any_of(decidedBy.begin(), decidedBy.end(), [&](auto& name) {
-      return policy.find(name) != std::string::npos;
-    });
-  }
-
   // "ns/name" of each namespaced policy in the manifest, the name of each clusterwide one.
   static std::vector<std::string> policyRefs(const std::string& yaml) {
     std::vector<std::string> refs;
@@ -449,7 +547,7 @@ class PolicyTruthTableTest : public LabFixture {
         PODNET_TRY_STATUS(step(std::string("pod add ") + ns + "/" + pod + " --node " + node +
                                " --labels pod=" + pod));
         cluster->pods.push_back({std::string(ns) + "/" + pod, EndpointKind::kPod, ns, pod, node,
-                                 lab::Layout::netnsPath(cluster->layout->podNetns(ns, pod)),
+                                 lab::Layout::netnsPath(cluster->layout->podNetns(ns, pod)), Ipv4{},
                                  Ipv4{}});
       }
     }
@@ -462,14 +560,15 @@ class PolicyTruthTableTest : public LabFixture {
     }
     for (int i = 1; i <= kNodes; ++i) {
       const std::string node = lab::Layout::nodeName(i);
+      const Ipv4 underlay = lab::Layout::nodeAddress(i).addr;
       cluster->nodes.push_back({node, EndpointKind::kNode, "", "", node,
-                                lab::Layout::netnsPath(cluster->layout->nodeNetns(node)),
-                                lab::Layout::nodeAddress(i).addr});
+                                lab::Layout::netnsPath(cluster->layout->nodeNetns(node)), underlay,
+                                joinAddress(underlay)});
     }
     const std::string infra = cluster->layout->infraNetns();
     for (auto [name, ip] : {std::pair{"w1", kWorld1}, {"w2", kWorld2}}) {
       cluster->world.push_back(
-          {name, EndpointKind::kWorld, "", "", "", lab::Layout::netnsPath(infra), ip});
+          {name, EndpointKind::kWorld, "", "", "", lab::Layout::netnsPath(infra), ip, Ipv4{}});
     }
     PODNET_TRY_STATUS(connectTheWorld(*cluster));
     // In the lab's run directory, so `lab down` removes them even after a crash.
