@@ -1,72 +1,53 @@
-// podnet-bench-lab: the network between nodes, in a real lab cluster (src/lab), for each backend.
+// podnet-bench-lab: the network between nodes and what network policy costs, in real lab
+// clusters (src/lab). Two sections, both by default (--sections):
 //
-// In one run, per backend (vxlan, host-gw), on a 3-node lab of its own (name "pnbench", so a
-// user's lab is never touched):
+// network: per backend (vxlan, host-gw), on a 3-node lab of its own (name "pnbench", so a user's
+// lab is never touched):
 //   - TCP throughput (iperf3, a few seconds per run) from pod a on n1 to pod b on n2, against the
 //     same from node n1 to node n2 over the underlay (172.30.0.11 -> 172.30.0.12);
 //   - TCP request/response round trips (1 byte each way on one connection) on the same two paths;
 //   - propagation: the time from `lab pod add` on n1 (CNI ADD and the pod's server included) until
 //     both n2 and n3 connect to the new pod, over N pods added one after another.
 // Pod and node runs alternate round by round, so machine noise hits both alike; the ratios
-// pod/node are what the targets are about. A benchmark reports and never fails on a miss: the
-// exit status is 0 unless the lab itself could not be built or measured.
+// pod/node are what the targets are about.
 //
-// Round trips use a client and server of our own, not sockperf: the issue asks for 1-byte
-// request/response (sockperf's smallest message is 14 bytes), we keep every sample so p50/p99 pool
-// all rounds (sockperf prints per-run percentiles in coloured text to parse), and sockperf's
-// 400 ms warm-up leaves a 1 s run without observations. iperf3 measures throughput: a bulk TCP
-// stream with the kernel's defaults is exactly its job.
-#include <arpa/inet.h>
-#include <fcntl.h>
+// policy (lab_policy.cpp): throughput and round trips between two pods with no policy, with 100
+// and with 10,000 rules selecting them, and the time from `podnetctl apply` until every node
+// enforces a 10,000-rule policy.
+//
+// A benchmark reports and never fails on a miss: the exit status is 0 unless a lab itself could
+// not be built or measured. The pieces both sections use are in lab_harness.h.
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <limits>
-#include <memory>
 #include <optional>
 #include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
-#include "common/fd.h"
 #include "common/ip.h"
 #include "lab/lab.h"
 #include "lab/processes.h"
 #include "lab/state.h"
 #include "lab/traffic.h"
+#include "lab_harness.h"
+#include "lab_policy.h"
 #include "netlink/netns.h"
-
-extern char** environ;
 
 namespace podnet::bench {
 namespace {
 
-using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-volatile sig_atomic_t gInterrupted = 0;
-
-constexpr uint16_t kIperfPort = 5201;
-constexpr uint16_t kPingPongPort = 7001;
 constexpr const char* kNamespace = "bench";
-constexpr int kWarmupRoundTrips = 200;
 constexpr int kLatencySlices = 10;   // per path and round
 constexpr auto kReachTimeout = 10s;  // per pod, in the propagation measurement
 constexpr auto kProbeEvery = 2ms;    // and a connect attempt's timeout
@@ -78,6 +59,7 @@ constexpr double kVxlanThroughputMin = 0.80;
 constexpr double kPropagationP50MaxMs = 200;
 
 struct Options {
+  std::vector<std::string> sections = {"network", "policy"};
   std::string backend;  // empty: both
   int rounds = 10;
   int seconds = 2;
@@ -85,353 +67,7 @@ struct Options {
   int pods = 50;
   std::string binDir = PODNET_DEFAULT_BIN_DIR;
   std::string labName = "pnbench";
-};
-
-Error sysError(const std::string& what) {
-  return makeError(Errc::kIo, what + ": " + std::strerror(errno));
-}
-
-Status checkInterrupted() {
-  if (gInterrupted) return makeError(Errc::kUnavailable, "interrupted");
-  return okStatus();
-}
-
-double msSince(Clock::time_point start, Clock::time_point end = Clock::now()) {
-  return std::chrono::duration<double, std::milli>(end - start).count();
-}
-
-// Nearest-rank percentile.
-double percentile(std::vector<double> samples, double p) {
-  if (samples.empty()) return std::nan("");
-  std::sort(samples.begin(), samples.end());
-  const auto rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(samples.size())));
-  return samples[std::max<size_t>(rank, 1) - 1];
-}
-// The middle value; the mean of the two middle ones for an even count.
-double median(std::vector<double> samples) {
-  if (samples.empty()) return std::nan("");
-  std::sort(samples.begin(), samples.end());
-  const size_t mid = samples.size() / 2;
-  return samples.size() % 2 == 1 ? samples[mid] : (samples[mid - 1] + samples[mid]) / 2;
-}
-
-// The lab, brought up for one backend and always taken down: when the benchmark ends, fails,
-// throws or is interrupted (SIGINT/SIGTERM stop it between two steps).
-class LabSession {
- public:
-  explicit LabSession(lab::Lab& lab) : lab_(lab) {}
-  LabSession(const LabSession&) = delete;
-  LabSession& operator=(const LabSession&) = delete;
-  ~LabSession() {
-    std::ostringstream out;
-    if (auto st = lab_.down(out); !st) {
-      std::fprintf(stderr, "podnet-bench-lab: lab down: %s\n", st.error().message.c_str());
-    }
-  }
-
-  Status up(const std::string& backend, int nodes) {
-    std::ostringstream stale;
-    PODNET_TRY_STATUS(lab_.down(stale));  // a lab of an earlier run that died
-    if (stale.str().find("nothing to remove") == std::string::npos) {
-      std::printf("removed a stale lab: %s", stale.str().c_str());
-    }
-    std::ostringstream out;
-    if (auto st = lab_.up({nodes, backend}, out); !st) {
-      return st.error().context("lab up --backend " + backend + " (" + out.str() + ")");
-    }
-    return okStatus();
-  }
-
- private:
-  lab::Lab& lab_;
-};
-
-// A program run inside a network namespace (fork, setns, exec), tagged PODNET_LAB=<lab> so that
-// `lab down` finds it even if the benchmark dies. Terminated when the object goes.
-class NetnsChild {
- public:
-  NetnsChild(const NetnsChild&) = delete;
-  NetnsChild& operator=(const NetnsChild&) = delete;
-  NetnsChild(NetnsChild&& other) noexcept
-      : pid_(std::exchange(other.pid_, -1)), out_(std::move(other.out_)) {}
-  ~NetnsChild() {
-    if (pid_ < 0) return;
-    ::kill(pid_, SIGTERM);
-    for (auto waited = 0ms; waited < 3s; waited += 10ms) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-      std::this_thread::sleep_for(10ms);
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
-
-  // captureOutput: stdout and stderr into a pipe for output(); else both go to /dev/null.
-  static Result<NetnsChild> start(const std::string& netns, const std::vector<std::string>& argv,
-                                  const std::string& labName, bool captureOutput) {
-    const std::string program = PODNET_TRY(lab::findBinary(argv.at(0), ""));
-    auto ns = PODNET_TRY(netlink::Netns::open(lab::Layout::netnsPath(netns)));
-    // Everything the child needs is prepared here: between fork and exec it only makes system
-    // calls (the benchmark has threads running).
-    std::vector<std::string> args = argv, env;
-    args[0] = program;
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (std::strncmp(*e, "PODNET_LAB=", 11) != 0) env.emplace_back(*e);
-    }
-    env.push_back(std::string(lab::kProcessTag) + "=" + labName);
-    std::vector<char*> argp, envp;
-    for (auto& a : args) argp.push_back(a.data());
-    argp.push_back(nullptr);
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    int pipeFds[2] = {-1, -1};
-    if (captureOutput && ::pipe2(pipeFds, O_CLOEXEC) != 0) return sysError("pipe");
-    UniqueFd readEnd(pipeFds[0]), writeEnd(pipeFds[1]);
-    UniqueFd devNull(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    const int outFd = captureOutput ? writeEnd.get() : devNull.get();
-
-    pid_t pid = ::fork();
-    if (pid < 0) return sysError("fork " + argv[0]);
-    if (pid == 0) {
-      ::signal(SIGINT, SIG_DFL);
-      ::signal(SIGTERM, SIG_DFL);
-      ::signal(SIGPIPE, SIG_DFL);
-      if (::setns(ns.fd(), CLONE_NEWNET) != 0) ::_exit(126);
-      ::dup2(devNull.get(), STDIN_FILENO);
-      ::dup2(outFd, STDOUT_FILENO);
-      ::dup2(outFd, STDERR_FILENO);
-      ::execve(argp[0], argp.data(), envp.data());
-      ::_exit(127);
-    }
-    NetnsChild child(pid);
-    child.out_ = std::move(readEnd);
-    return child;
-  }
-
-  pid_t pid() const { return pid_; }
-
-  // Everything the program wrote, once it has exited; kIo with that text when it failed.
-  Result<std::string> output() {
-    std::string text;
-    char buf[4096];
-    while (out_.valid()) {
-      ssize_t n = ::read(out_.get(), buf, sizeof buf);
-      if (n > 0) {
-        text.append(buf, static_cast<size_t>(n));
-      } else if (n == 0) {
-        break;
-      } else if (errno == EINTR) {
-        if (gInterrupted) ::kill(pid_, SIGTERM);
-      } else {
-        return sysError("read from child");
-      }
-    }
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      return makeError(Errc::kIo, "exit status " + std::to_string(status) + ": " + text);
-    }
-    return text;
-  }
-
- private:
-  explicit NetnsChild(pid_t pid) : pid_(pid) {}
-
-  pid_t pid_ = -1;
-  UniqueFd out_;
-};
-
-// Whether a process's network namespace has a TCP socket listening on port (its
-// /proc/<pid>/net/tcp{,6} show that namespace's sockets).
-bool listening(pid_t pid, uint16_t port) {
-  char portHex[8];
-  std::snprintf(portHex, sizeof portHex, ":%04X", port);
-  for (const char* file : {"tcp", "tcp6"}) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/net/" + file);
-    std::string line;
-    std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::string slot, local, remote, state;
-      fields >> slot >> local >> remote >> state;
-      if (local.ends_with(portHex) && state == "0A") return true;
-    }
-  }
-  return false;
-}
-
-Result<NetnsChild> startIperfServer(const std::string& netns, const std::string& labName) {
-  auto server = PODNET_TRY(NetnsChild::start(
-      netns, {"iperf3", "--server", "--port", std::to_string(kIperfPort)}, labName, false));
-  for (auto waited = 0ms; waited < 5s; waited += 10ms) {
-    if (listening(server.pid(), kIperfPort)) return server;
-    std::this_thread::sleep_for(10ms);
-  }
-  return makeError(Errc::kUnavailable, "iperf3 server in " + netns +
-                                           " is not listening after 5 s (is iperf3 installed?)");
-}
-
-// One iperf3 run from netns to destination: the receiver's throughput in Gbit/s.
-Result<double> iperfGbps(const std::string& netns, Ipv4 destination, int seconds,
-                         const std::string& labName) {
-  auto client = PODNET_TRY(
-      NetnsChild::start(netns,
-                        {"iperf3", "--client", destination.str(), "--port",
-                         std::to_string(kIperfPort), "--time", std::to_string(seconds), "--json"},
-                        labName, true));
-  auto text = client.output();
-  const std::string what = "iperf3 " + netns + " -> " + destination.str();
-  if (!text) return text.error().context(what);
-  try {
-    const json report = json::parse(*text);
-    if (report.contains("error")) {
-      return makeError(Errc::kIo, what + ": " + report["error"].get<std::string>());
-    }
-    return report.at("end").at("sum_received").at("bits_per_second").get<double>() / 1e9;
-  } catch (const json::exception& e) {
-    return makeError(Errc::kDecode, what + ": unexpected output (" + e.what() + "): " + *text);
-  }
-}
-
-// A TCP socket that lives in the network namespace at path (made by a thread that enters it, so
-// the caller never changes namespace; the socket stays in that namespace).
-Result<UniqueFd> tcpSocketIn(const std::string& path) {
-  auto ns = PODNET_TRY(netlink::Netns::open(path));
-  std::optional<Result<UniqueFd>> result;
-  std::thread worker([&] {
-    auto scope = netlink::NetnsScope::enter(ns);
-    if (!scope) {
-      result = scope.error();
-      return;
-    }
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd.valid()) {
-      result = sysError("socket in " + path);
-      return;
-    }
-    result = std::move(fd);
-  });
-  worker.join();
-  return std::move(*result);
-}
-
-// Answers each 1-byte request with 1 byte, one connection at a time, in a thread of its own.
-class PingPongServer {
- public:
-  PingPongServer(const PingPongServer&) = delete;
-  PingPongServer& operator=(const PingPongServer&) = delete;
-  ~PingPongServer() {
-    stopping_ = true;
-    ::shutdown(listen_.get(), SHUT_RDWR);  // wakes accept()
-    if (int conn = conn_.load(); conn >= 0) ::shutdown(conn, SHUT_RDWR);
-    thread_.join();
-  }
-
-  static Result<std::unique_ptr<PingPongServer>> start(const std::string& netns) {
-    UniqueFd fd = PODNET_TRY(tcpSocketIn(lab::Layout::netnsPath(netns)));
-    int one = 1;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(kPingPongPort);
-    addr.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd.get(), 8) != 0) {
-      return sysError("ping-pong server in " + netns + ": listen on " +
-                      std::to_string(kPingPongPort));
-    }
-    return std::unique_ptr<PingPongServer>(new PingPongServer(std::move(fd)));
-  }
-
- private:
-  explicit PingPongServer(UniqueFd listen) : listen_(std::move(listen)) {
-    thread_ = std::thread([this] { run(); });
-  }
-
-  void run() {
-    while (!stopping_) {
-      UniqueFd conn(::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (!conn.valid()) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        return;  // shut down
-      }
-      conn_ = conn.get();
-      if (stopping_) break;
-      int one = 1;
-      ::setsockopt(conn.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      char byte;
-      for (;;) {
-        ssize_t n = ::recv(conn.get(), &byte, 1, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0 || ::send(conn.get(), &byte, 1, MSG_NOSIGNAL) != 1) break;
-      }
-      conn_ = -1;
-    }
-    conn_ = -1;
-  }
-
-  UniqueFd listen_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> conn_{-1};
-  std::thread thread_;
-};
-
-// Round trips of 1 byte each way on one TCP connection (TCP_NODELAY), from a namespace to a
-// PingPongServer.
-class PingPongClient {
- public:
-  // Connects and runs a warm-up (neighbours resolved, caches warm).
-  static Result<PingPongClient> connect(const std::string& netns, Ipv4 destination) {
-    const std::string what = "round trips " + netns + " -> " + destination.str();
-    UniqueFd fd = PODNET_TRY(tcpSocketIn(lab::Layout::netnsPath(netns)));
-    timeval timeout{3, 0};
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);  // bounds connect
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    int one = 1;
-    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(kPingPongPort);
-    addr.sin_addr.s_addr = htonl(destination.value);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      return sysError(what + ": connect");
-    }
-    PingPongClient client(std::move(fd), what);
-    for (int i = 0; i < kWarmupRoundTrips; ++i) {
-      if (!client.roundTrip()) return sysError(what + ": warm-up");
-    }
-    return client;
-  }
-
-  // Round trips for `seconds`, each one's time in µs appended to samples.
-  Status run(double seconds, std::vector<double>& samples) {
-    const auto end = Clock::now() + std::chrono::duration<double>(seconds);
-    for (auto now = Clock::now(); now < end && !gInterrupted;) {
-      if (!roundTrip()) return sysError(what_);
-      const auto after = Clock::now();
-      samples.push_back(std::chrono::duration<double, std::micro>(after - now).count());
-      now = after;
-    }
-    return checkInterrupted();
-  }
-
- private:
-  PingPongClient(UniqueFd fd, std::string what) : fd_(std::move(fd)), what_(std::move(what)) {}
-
-  bool roundTrip() {
-    char byte = 'x';
-    if (::send(fd_.get(), &byte, 1, MSG_NOSIGNAL) != 1) return false;
-    for (;;) {
-      ssize_t n = ::recv(fd_.get(), &byte, 1, 0);
-      if (n == 1) return true;
-      if (n < 0 && errno == EINTR && !gInterrupted) continue;
-      return false;
-    }
-  }
-
-  UniqueFd fd_;
-  std::string what_;
+  PolicyOptions policy;
 };
 
 // The throughput ratio pod/node: the median of the rounds' ratios. Each round's pod and node runs
@@ -582,14 +218,6 @@ Status measurePropagation(lab::Lab& lab, const Options& options, PropagationFigu
   return okStatus();
 }
 
-// The machine's load averages (1, 5, 15 min): how shared it was while the figures were taken.
-std::string loadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return one + " " + five + " " + fifteen;
-}
-
 Result<BackendFigures> measureBackend(lab::Lab& lab, const std::string& backend,
                                       const Options& options) {
   BackendFigures figures;
@@ -706,13 +334,23 @@ Status run(const Options& options) {
     }
   }
   lab::Lab lab(PODNET_TRY(lab::Layout::make(options.labName)), options.binDir);
-  std::vector<std::string> backends = {"vxlan", "host-gw"};
-  if (!options.backend.empty()) backends = {options.backend};
-  std::vector<BackendFigures> all;
-  for (const auto& backend : backends) {
-    all.push_back(PODNET_TRY(measureBackend(lab, backend, options)));
+  auto wanted = [&](const char* section) {
+    return std::find(options.sections.begin(), options.sections.end(), section) !=
+           options.sections.end();
+  };
+  if (wanted("network")) {
+    std::vector<std::string> backends = {"vxlan", "host-gw"};
+    if (!options.backend.empty()) backends = {options.backend};
+    std::vector<BackendFigures> all;
+    for (const auto& backend : backends) {
+      all.push_back(PODNET_TRY(measureBackend(lab, backend, options)));
+    }
+    printReport(all, options);
   }
-  printReport(all, options);
+  if (wanted("policy")) {
+    if (wanted("network")) std::printf("\n");
+    PODNET_TRY_STATUS(runPolicyBenchmark(lab, options.policy));
+  }
   std::printf("(load average at the end: %s, on %u cores)\n", loadAverage().c_str(),
               std::thread::hardware_concurrency());
   return okStatus();
@@ -725,7 +363,11 @@ int main(int argc, char** argv) {
   podnet::bench::Options options;
   CLI::App app{
       "Pods on two nodes against the two nodes themselves (throughput, round trips) and pod "
-      "propagation, for each backend, in a lab cluster of its own"};
+      "propagation, for each backend; and what network policy costs those pods and how soon it "
+      "is enforced; in lab clusters of its own"};
+  app.add_option("--sections", options.sections, "What to measure: network, policy or both")
+      ->check(CLI::IsMember({"network", "policy"}))
+      ->capture_default_str();
   app.add_option("--backend", options.backend, "Measure only this backend (default: both)")
       ->check(CLI::IsMember({"vxlan", "host-gw"}));
   app.add_option("--rounds", options.rounds, "Rounds of pod and node runs, alternating")
@@ -744,7 +386,32 @@ int main(int argc, char** argv) {
                  "Where podnetctl, podnetd, podnet-cni and podnet-controller are")
       ->capture_default_str();
   app.add_option("--lab-name", options.labName, "The benchmark's own lab")->capture_default_str();
+  app.add_option("--policy-backend", options.policy.backend, "The policy section's backend")
+      ->check(CLI::IsMember({"vxlan", "host-gw"}))
+      ->capture_default_str();
+  app.add_option("--policy-rounds", options.policy.rounds,
+                 "Rounds of every policy configuration, in rotating order")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--policy-latency-seconds", options.policy.latencySeconds,
+                 "Seconds of round trips per policy configuration and round")
+      ->check(CLI::Range(0.1, 60.0))
+      ->capture_default_str();
+  app.add_option("--policy-rules", options.policy.rules,
+                 "Rules of each policy configuration beside no policy; enforcement is timed at "
+                 "the largest")
+      ->check(CLI::Range(2, 45000))
+      ->capture_default_str();
+  app.add_option("--policy-repeats", options.policy.repeats, "Repeats of each timed policy change")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  auto& rules = options.policy.rules;
+  std::sort(rules.begin(), rules.end());
+  rules.erase(std::unique(rules.begin(), rules.end()), rules.end());
+  options.policy.seconds = options.seconds;
+  options.policy.binDir = options.binDir;
+  options.policy.labName = options.labName;
 
   if (::geteuid() != 0) {
     std::fprintf(stderr, "podnet-bench-lab: needs root (it builds a lab of network namespaces)\n");
