@@ -98,14 +98,14 @@ LabSession::~LabSession() {
   }
 }
 
-Status LabSession::up(const std::string& backend, int nodes) {
+Status LabSession::up(const std::string& backend, int nodes, bool fastPath) {
   std::ostringstream stale;
   PODNET_TRY_STATUS(lab_.down(stale));  // a lab of an earlier run that died
   if (stale.str().find("nothing to remove") == std::string::npos) {
     std::printf("removed a stale lab: %s", stale.str().c_str());
   }
   std::ostringstream out;
-  if (auto st = lab_.up({nodes, backend}, out); !st) {
+  if (auto st = lab_.up({nodes, backend, fastPath}, out); !st) {
     return st.error().context("lab up --backend " + backend + " (" + out.str() + ")");
   }
   return okStatus();

@@ -57,7 +57,7 @@ class LabSession {
   ~LabSession();
 
   // Removes a stale lab of the same name first (an earlier run that died).
-  Status up(const std::string& backend, int nodes);
+  Status up(const std::string& backend, int nodes, bool fastPath = false);
 
  private:
   lab::Lab& lab_;

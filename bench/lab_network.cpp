@@ -67,6 +67,7 @@ struct Options {
   int pods = 50;
   std::string binDir = PODNET_DEFAULT_BIN_DIR;
   std::string labName = "pnbench";
+  bool fastPath = false;  // the network section's agents run with --fast-path
   PolicyOptions policy;
 };
 
@@ -222,12 +223,13 @@ Result<BackendFigures> measureBackend(lab::Lab& lab, const std::string& backend,
                                       const Options& options) {
   BackendFigures figures;
   figures.backend = backend;
-  std::printf("== backend %s: lab %s, 3 nodes; load average %s\n", backend.c_str(),
-              options.labName.c_str(), loadAverage().c_str());
+  std::printf("== backend %s%s: lab %s, 3 nodes; load average %s\n", backend.c_str(),
+              options.fastPath ? " (fast path)" : "", options.labName.c_str(),
+              loadAverage().c_str());
   std::fflush(stdout);
   LabSession session(lab);
   const auto upStart = Clock::now();
-  PODNET_TRY_STATUS(session.up(backend, 3));
+  PODNET_TRY_STATUS(session.up(backend, 3, options.fastPath));
   std::printf("  lab up in %.1f s\n", msSince(upStart) / 1000);
   PODNET_TRY_STATUS(checkInterrupted());
   PODNET_TRY_STATUS(lab.addNamespace(kNamespace, {}));
@@ -385,6 +387,8 @@ int main(int argc, char** argv) {
   app.add_option("--bin-dir", options.binDir,
                  "Where podnetctl, podnetd, podnet-cni and podnet-controller are")
       ->capture_default_str();
+  app.add_flag("--fast-path", options.fastPath,
+               "The network section's agents forward from their tc programs (podnetd --fast-path)");
   app.add_option("--lab-name", options.labName, "The benchmark's own lab")->capture_default_str();
   app.add_option("--policy-backend", options.policy.backend, "The policy section's backend")
       ->check(CLI::IsMember({"vxlan", "host-gw"}))
