@@ -119,7 +119,6 @@ Result<std::unique_ptr<PolicyAgent>> PolicyAgent::start(store::Store& store, Pol
   // already has its endpoint entry (in mode "always" a device without one drops everything).
   // Then pods wired before this agent (an upgrade, a start after a crash) get the newly loaded
   // programs; tc swaps them atomically, so their traffic does not notice.
-  std::vector<std::string> devices;
   Cluster snapshot;
   int64_t revision = 0;
   {
@@ -127,12 +126,14 @@ Result<std::unique_ptr<PolicyAgent>> PolicyAgent::start(store::Store& store, Pol
     snapshot = agent->cluster_;
     revision = agent->seenRevision_;
     agent->dirty_ = false;
+    agent->compiling_ = true;
   }
   auto enforced = agent->enforce(snapshot);
   {
     std::lock_guard lock(agent->mutex_);
+    agent->compiling_ = false;
     if (enforced) {
-      agent->enforcedRevision_ = revision;
+      agent->enforcedRevision_ = std::max(agent->enforcedRevision_, revision);
     } else {
       spdlog::error("policy: {}; retrying", enforced.error().message);
       agent->dirty_ = true;
@@ -144,14 +145,10 @@ Result<std::unique_ptr<PolicyAgent>> PolicyAgent::start(store::Store& store, Pol
     }
   }
   for (const auto& [key, a] : snapshot.attachments) {
-    if (a.node == agent->options_.nodeName && a.state != Attachment::State::kReleasing) {
-      devices.push_back(a.hostVeth);
-    }
-  }
-  for (const auto& device : devices) {
-    auto st = bpf::attachPodDevice(device, agent->program_);
+    if (a.node != agent->options_.nodeName || a.state == Attachment::State::kReleasing) continue;
+    auto st = bpf::attachPodDevice(a.hostVeth, agent->program_);
     if (!st && st.error().code != Errc::kNotFound) {
-      spdlog::warn("policy: attaching to {}: {}", device, st.error().message);
+      spdlog::warn("policy: attaching to {}: {}", a.hostVeth, st.error().message);
     }
   }
   agent->thread_ = std::thread([self] { self->loop(); });
@@ -188,11 +185,6 @@ void PolicyAgent::awaitEnforced(int64_t revision) {
     spdlog::warn("policy: revision {} not enforced after {} ms (enforced: {}); answering anyway",
                  revision, options_.enforceTimeout.count(), enforcedRevision_);
   }
-}
-
-int64_t PolicyAgent::enforcedRevision() {
-  std::lock_guard lock(mutex_);
-  return enforcedRevision_;
 }
 
 Result<bpf::DropCounters> PolicyAgent::dropCounters() {

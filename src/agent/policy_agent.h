@@ -78,8 +78,6 @@ class PolicyAgent : public EndpointHooks {
   Status deviceWired(const std::string& hostVeth) override;
   void awaitEnforced(int64_t revision) override;
 
-  // The store revision the maps reflect.
-  int64_t enforcedRevision();
   Result<bpf::DropCounters> dropCounters();
 
  private:
