@@ -9,8 +9,8 @@
 #include <functional>
 
 #include "bpf/policy_entries.h"
-#include "flows/flow_json.h"
 #include "bpf_fixture.h"
+#include "flows/flow_json.h"
 #include "packets.h"
 
 namespace podnet::bpf::testing {
