@@ -141,10 +141,21 @@ bool connectBefore(int fd, Ipv4 ip, uint16_t port, Clock::time_point deadline) {
   return ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
 }
 
+// Binds fd to spec.source when the probe names one.
+Status bindSource(int fd, const ProbeSpec& spec) {
+  if (!spec.source) return okStatus();
+  sockaddr_in local = socketAddress(*spec.source, 0);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+    return sysError("probe: bind " + spec.source->str());
+  }
+  return okStatus();
+}
+
 Result<bool> probeStream(const ProbeSpec& spec, bool needReply) {
   auto [type, proto] = socketType(spec.protocol);
   UniqueFd fd(::socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, proto));
   if (!fd.valid()) return sysError("probe: socket");
+  PODNET_TRY_STATUS(bindSource(fd.get(), spec));
   auto deadline = Clock::now() + spec.timeout;
   if (!connectBefore(fd.get(), spec.destination, spec.port, deadline)) return false;
   if (!needReply) return true;
@@ -156,6 +167,7 @@ Result<bool> probeStream(const ProbeSpec& spec, bool needReply) {
 Result<bool> probeUdp(const ProbeSpec& spec) {
   UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) return sysError("probe: socket");
+  PODNET_TRY_STATUS(bindSource(fd.get(), spec));
   sockaddr_in addr = socketAddress(spec.destination, spec.port);
   // Connected, so only the destination's answer is accepted and an ICMP "port unreachable" ends
   // the probe at once (ECONNREFUSED).

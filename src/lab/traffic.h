@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,8 @@ struct ProbeSpec {
   uint16_t port = 0;
   Protocol protocol = Protocol::kTcp;
   std::chrono::milliseconds timeout{2000};
+  // Bind to this source address first (several addresses in one namespace); none: the kernel's.
+  std::optional<Ipv4> source = std::nullopt;
 };
 
 // true: a TCP connection was established, or a UDP/SCTP reply came back within the timeout.

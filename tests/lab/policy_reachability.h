@@ -5,15 +5,10 @@
 // the observation differs.
 #pragma once
 
-#include <arpa/inet.h>
 #include <fnmatch.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <functional>
 #include <iomanip>
@@ -24,11 +19,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/fd.h"
 #include "common/ip.h"
 #include "common/result.h"
 #include "lab/traffic.h"
-#include "netlink/netns.h"
 
 namespace podnet::testing {
 
@@ -191,70 +184,12 @@ class Reachability {
 
 namespace detail {
 
-// A probe from a chosen source address: lab::probe lets the kernel pick the source, but the
-// world's two addresses live in one namespace (the lab's infra namespace) and must be told apart.
-// Same meaning as lab::probe: TCP connected, or a UDP reply within the timeout.
-inline bool probeWithSource(Ipv4 source, const lab::ProbeSpec& spec) {
-  const bool tcp = spec.protocol == lab::Protocol::kTcp;
-  UniqueFd fd(
-      ::socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return false;
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  local.sin_addr.s_addr = htonl(source.value);
-  sockaddr_in remote{};
-  remote.sin_family = AF_INET;
-  remote.sin_port = htons(spec.port);
-  remote.sin_addr.s_addr = htonl(spec.destination.value);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) return false;
-  const auto deadline = std::chrono::steady_clock::now() + spec.timeout;
-  // Rounded up: poll waits out the last part of a millisecond too, rather than the UDP loop below
-  // resending in a busy loop until the deadline.
-  auto waitFor = [&](short events, std::chrono::steady_clock::time_point until) {
-    auto left =
-        std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{fd.get(), events, 0};
-    return ::poll(&p, 1, static_cast<int>(left.count())) > 0;
-  };
-  int rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&remote), sizeof remote);
-  if (tcp) {
-    if (rc == 0) return true;
-    if (errno != EINPROGRESS || !waitFor(POLLOUT, deadline)) return false;
-    int err = 0;
-    socklen_t len = sizeof err;
-    return ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
-  }
-  if (rc != 0) return false;
-  while (std::chrono::steady_clock::now() < deadline) {  // resent, as lab::probe does
-    static constexpr char kRequest[] = "policy truth table\n";
-    (void)::send(fd.get(), kRequest, sizeof kRequest - 1, 0);
-    auto next =
-        std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(150));
-    if (waitFor(POLLIN, next)) {
-      char buf[256];
-      return ::recv(fd.get(), buf, sizeof buf, 0) >= 0;
-    }
-  }
-  return false;
-}
-
 inline Result<bool> probeOnce(const Probe& p, std::chrono::milliseconds timeout) {
   lab::ProbeSpec spec{p.to->ip, p.port, p.protocol, timeout};
-  if (p.from->kind != EndpointKind::kWorld) return lab::probeFrom(p.from->netnsPath, spec);
-  auto ns = netlink::Netns::open(p.from->netnsPath);
-  if (!ns) return ns.error();
-  std::optional<Result<bool>> result;
-  std::thread worker([&] {
-    auto scope = netlink::NetnsScope::enter(*ns);
-    if (!scope) {
-      result = scope.error();
-      return;
-    }
-    result = probeWithSource(p.from->ip, spec);
-  });
-  worker.join();
-  return std::move(*result);
+  // The world's two addresses share one namespace (the lab's infra namespace): bind to tell them
+  // apart.
+  if (p.from->kind == EndpointKind::kWorld) spec.source = p.from->ip;
+  return lab::probeFrom(p.from->netnsPath, spec);
 }
 
 }  // namespace detail
