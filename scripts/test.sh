@@ -13,10 +13,29 @@ if [ "$(id -u)" != 0 ]; then
 fi
 scripts/install-deps.sh
 
+# Runs ctest in build directory $1; when tests fail, prints each failing test's output once more
+# at the end (the last lines of a long log are what a reader sees first) and fails.
+run_tests() {
+  local dir=$1
+  shift
+  if ctest --test-dir "$dir" --output-on-failure -j2 --timeout 600 "$@"; then return 0; fi
+  echo "== output of the failing tests in $dir, again"
+  local failed
+  failed=$(sed -e 's/^[0-9]*://' "$dir/Testing/Temporary/LastTestsFailed.log" 2>/dev/null || true)
+  while IFS= read -r name; do
+    [ -n "$name" ] || continue
+    echo "-- $name"
+    awk -v name="$name" '
+      $0 ~ /^[0-9]+\/[0-9]+ Testing: / { sub(/^[0-9]+\/[0-9]+ Testing: /, ""); on = ($0 == name); next }
+      on && /^<end of output>/ { on = 0 }
+      on' "$dir/Testing/Temporary/LastTest.log" | tail -80
+  done <<<"$failed"
+  return 8
+}
+
 echo "== sanitizer build (ASan + UBSan)"
 scripts/build.sh build-asan -DPODNET_SANITIZE=ON -DPODNET_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure -j2 --timeout 600
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_tests build-asan
 
 echo "== fuzz targets"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DPODNET_FUZZ=ON -DPODNET_TESTS=OFF \
@@ -34,4 +53,4 @@ done
 
 echo "== tests"
 scripts/build.sh build
-ctest --test-dir build --output-on-failure -j2 --timeout 600
+run_tests build

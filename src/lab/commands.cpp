@@ -78,12 +78,13 @@ class LabCommands : public Commands {
     serve_ = lab_->add_subcommand("serve", "");
     serve_->group("");
     serve_->add_option("--who", who_, "");
+    serve_->add_option("--ready-file", ready_file_, "");
   }
 
   std::optional<int> run() override {
     if (!*lab_) return std::nullopt;
     if (*serve_) {
-      auto st = serve(who_);
+      auto st = serve(who_, ready_file_);
       std::cerr << "podnetctl lab serve: " << st.error().message << "\n";
       return 1;
     }
@@ -150,7 +151,7 @@ class LabCommands : public Commands {
   bool kill_ = false;
   std::string name_ = kDefaultLabName;
   UpOptions up_options_;
-  std::string ns_name_, labels_, pod_, node_, target_, from_, to_, who_ = "lab";
+  std::string ns_name_, labels_, pod_, node_, target_, from_, to_, who_ = "lab", ready_file_;
   std::vector<std::string> label_changes_, command_;
   uint16_t port_ = 0;
   std::string protocol_ = "tcp";

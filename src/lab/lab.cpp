@@ -40,6 +40,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kAgentStartTimeout = std::chrono::seconds(60);
 constexpr auto kEtcdStartTimeout = std::chrono::seconds(30);
 constexpr auto kStopGrace = std::chrono::milliseconds(5000);
+constexpr auto kServerStartTimeout = std::chrono::seconds(10);
 
 // A Kubernetes namespace or (lab) pod name: a DNS label.
 Status validateName(const std::string& kind, const std::string& name) {
@@ -259,6 +260,28 @@ Result<ProcessRecord> Lab::start(const std::string& role, const std::vector<std:
   return spawnDetached(spec);
 }
 
+Result<ProcessRecord> Lab::startServer(const std::string& who, const std::string& netns,
+                                       const std::string& logName) {
+  const std::string podnetctl = PODNET_TRY(binary("podnetctl"));
+  const std::string ready = layout_.serverReadyFile(logName);
+  std::error_code ec;
+  fs::remove(ready, ec);
+  ProcessRecord process = PODNET_TRY(
+      start("server " + who, {podnetctl, "lab", "serve", "--who", who, "--ready-file", ready},
+            netns, logName));
+  const auto deadline = Clock::now() + kServerStartTimeout;
+  while (!fs::exists(ready, ec)) {
+    if (!isAlive(process) || Clock::now() >= deadline) {
+      terminate({process}, kStopGrace);
+      return makeError(Errc::kUnavailable,
+                       "the server of " + who + " did not start listening; its log " +
+                           layout_.logFile(logName) + ":" + lastLines(layout_.logFile(logName), 5));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return process;
+}
+
 Status Lab::createNetwork(LabState& state, int nodes) {
   state.nodes = nodes;
   PODNET_TRY_STATUS(saveState(layout_, state));
@@ -414,10 +437,7 @@ Status Lab::startController(LabState& state, std::ostream& out) {
 
 Status Lab::startNodeServers(LabState& state) {
   for (const auto& node : state.nodeNames()) {
-    auto podnetctl = binary("podnetctl");
-    if (!podnetctl) return podnetctl.error();
-    auto process = start("server " + node, {*podnetctl, "lab", "serve", "--who", node},
-                         layout_.nodeNetns(node), "server-" + node);
+    auto process = startServer(node, layout_.nodeNetns(node), "server-" + node);
     if (!process) return process.error().context("node " + node);
     state.processes.push_back(*process);
     PODNET_TRY_STATUS(saveState(layout_, state));
@@ -711,10 +731,7 @@ Status Lab::addPod(const PodRef& ref, const std::string& node, const model::Labe
   std::string address = ips[0]["address"].get<std::string>();
   pod.ip = address.substr(0, address.find('/'));
   state.pods[key].ip = pod.ip;
-  auto podnetctl = binary("podnetctl");
-  if (!podnetctl) return undo(podnetctl.error().context(what));
-  auto server = start("server " + key, {*podnetctl, "lab", "serve", "--who", key}, pod.netns,
-                      "pod-" + pod.namespace_ + "-" + pod.name);
+  auto server = startServer(key, pod.netns, "pod-" + pod.namespace_ + "-" + pod.name);
   if (!server) return undo(server.error().context(what));
   state.pods[key].server = *server;
   return saveState(layout_, state);

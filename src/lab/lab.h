@@ -89,6 +89,9 @@ class Lab {
   Result<std::string> componentRole(const LabState& state, const std::string& component);
   Result<ProcessRecord> start(const std::string& role, const std::vector<std::string>& argv,
                               const std::string& netns, const std::string& logName);
+  // Starts the lab server for `who` (a node or NS/NAME) and returns once it answers.
+  Result<ProcessRecord> startServer(const std::string& who, const std::string& netns,
+                                    const std::string& logName);
   Status applyObjects(const LabState& state, const nlohmann::json& objects,
                       const std::string& op = "apply");
   Result<Ipv4> addressOf(const LabState& state, const std::string& target);

@@ -63,6 +63,10 @@ class Layout {
   std::string libDir() const { return "/var/lib/" + name_; }
   std::string logDir() const { return "/var/log/" + name_; }
   std::string stateFile() const { return runDir() + "/lab.json"; }
+  // Created by a lab server once it listens (named like its log).
+  std::string serverReadyFile(const std::string& process) const {
+    return runDir() + "/" + process + ".ready";
+  }
   std::string lockFile() const { return runDir() + "/lab.lock"; }
   std::string agentSocket(const std::string& node) const {
     return runDir() + "/" + node + "/podnetd.sock";

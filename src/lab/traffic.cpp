@@ -220,7 +220,7 @@ std::vector<Protocol> serverProtocols() {
   return out;
 }
 
-Status serve(const std::string& who) {
+Status serve(const std::string& who, const std::string& readyFile) {
   std::vector<Listener> listeners;
   for (Protocol protocol : serverProtocols()) {
     for (uint16_t port : kServerPorts) {
@@ -228,6 +228,10 @@ Status serve(const std::string& who) {
       if (!listener) return listener.error().context("lab server " + who);
       listeners.push_back(std::move(*listener));
     }
+  }
+  if (!readyFile.empty()) {
+    UniqueFd ready(::open(readyFile.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    if (!ready.valid()) return sysError("lab server " + who + ": " + readyFile);
   }
   std::vector<pollfd> fds;
   for (const auto& l : listeners) fds.push_back({l.fd.get(), POLLIN, 0});

@@ -28,8 +28,9 @@ std::vector<Protocol> serverProtocols();
 
 // Serves on ports 80 and 81 in the calling thread's network namespace until killed: TCP and SCTP
 // connections get one line ("<who> <port>/<proto>") and are closed; every UDP datagram gets that
-// line back. Returns only when it cannot listen.
-Status serve(const std::string& who);
+// line back. Once every port listens, creates `readyFile` (when not empty) so that whoever started
+// it knows it answers. Returns only when it cannot listen.
+Status serve(const std::string& who, const std::string& readyFile);
 
 struct ProbeSpec {
   Ipv4 destination;
