@@ -52,6 +52,7 @@ void OverlaySync::onNodes(const store::Listing& listing) {
   std::lock_guard guard(mutex_);
   nodes_.clear();
   for (const auto& kv : listing.kvs) learnNode(kv.key, kv.value);
+  nodesListed_ = true;
   if (auto st = syncKernel(); !st) spdlog::error("overlay sync: {}", st.error().message);
   spdlog::info("overlay: {} remote node(s)", nodes_.size());
 }
@@ -60,6 +61,7 @@ void OverlaySync::onAttachments(const store::Listing& listing) {
   std::lock_guard guard(mutex_);
   pods_.clear();
   for (const auto& kv : listing.kvs) learnAttachment(kv.key, kv.value);
+  podsListed_ = true;
   if (auto st = syncKernel(); !st) spdlog::error("overlay sync: {}", st.error().message);
   spdlog::info("overlay: {} remote pod(s)", pods_.size());
 }
@@ -149,6 +151,7 @@ void OverlaySync::onAttachmentEvents(const std::vector<store::WatchEvent>& event
 }
 
 Status OverlaySync::syncKernel() {
+  if (!nodesListed_ || !podsListed_) return okStatus();
   std::vector<dataplane::NodeEndpoint> nodes;
   for (const auto& [name, node] : nodes_) nodes.push_back(node);
   std::vector<dataplane::RemotePod> pods;

@@ -6,7 +6,9 @@
 // and node), each followed by a store::PrefixFollower: a listing syncs the kernel to the whole
 // known state, an event changes just its node's or pod's entries. A full sync from the known
 // state also runs every resyncPeriod, which repairs kernel entries removed by hand and anything
-// an earlier error left undone.
+// an earlier error left undone. No full sync runs before both prefixes have been listed once: a
+// restarted agent that knew the nodes but not yet the pods would remove every remote pod's route
+// and break established traffic until the pods' listing put them back.
 #pragma once
 
 #include <chrono>
@@ -40,7 +42,7 @@ class OverlaySync {
   void onAttachments(const store::Listing&);
   void onAttachmentEvents(const std::vector<store::WatchEvent>&);
   void resyncLoop();
-  Status syncKernel();  // callers hold mutex_
+  Status syncKernel();  // callers hold mutex_; does nothing until both prefixes were listed
 
   // Updates the known state from one store value; both return whether it is in the overlay.
   bool learnNode(const std::string& key, const std::string& value);
@@ -56,6 +58,7 @@ class OverlaySync {
   std::mutex mutex_;  // guards the state below and every overlay call
   std::map<std::string, dataplane::NodeEndpoint> nodes_;  // by node name, other nodes only
   std::map<std::string, dataplane::RemotePod> pods_;      // by attachment key, ready, remote
+  bool nodesListed_ = false, podsListed_ = false;
   bool stopping_ = false;
   std::condition_variable cv_;
 

@@ -2,9 +2,16 @@
 // attachment records) becomes routes in this node's namespace, and goes away with them.
 #include "agent/overlay_sync.h"
 
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "agent/attachment.h"
+#include "common/fd.h"
 #include "model/objects.h"
 #include "store/sqlite_store.h"
 #include "support/eventually.h"
@@ -122,6 +129,39 @@ TEST_F(OverlaySyncTest, AResyncRepairsARouteRemovedByHand) {
   ASSERT_TRUE(routed("10.244.0.5"));
   ASSERT_EQ(run("ip -n " + node_ + " route del 10.244.0.5/32"), 0);
   EXPECT_TRUE(testing::eventually([&] { return routed("10.244.0.5"); })) << routes();
+}
+
+// An agent restart: the new sync learns the nodes before the pods. It must not take the pods'
+// routes away meanwhile (established traffic would stall until they came back).
+TEST_F(OverlaySyncTest, ARestartedSyncRemovesNoRouteTheStoreStillHolds) {
+  putNode("n2", "172.30.0.12");
+  putPod("a", "10.244.0.5", "n2");
+  start();
+  ASSERT_TRUE(routed("10.244.0.5")) << routes();
+  sync_.reset();  // the agent stops; the kernel keeps its routes
+
+  // Every route change in the node's namespace from here on (this thread is in it).
+  UniqueFd monitor(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
+  ASSERT_TRUE(monitor.valid());
+  sockaddr_nl local{};
+  local.nl_family = AF_NETLINK;
+  local.nl_groups = RTMGRP_IPV4_ROUTE;
+  ASSERT_EQ(::bind(monitor.get(), reinterpret_cast<sockaddr*>(&local), sizeof(local)), 0);
+
+  start();                          // lists nodes, then pods, before returning
+  putPod("b", "10.244.0.6", "n2");  // a change after both listings: its route is added
+  ASSERT_TRUE(testing::eventually([&] { return routed("10.244.0.6"); })) << routes();
+  std::vector<char> buf(1 << 16);
+  int removed = 0;
+  for (;;) {
+    ssize_t n = ::recv(monitor.get(), buf.data(), buf.size(), 0);
+    if (n <= 0) break;
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type == RTM_DELROUTE) ++removed;
+    }
+  }
+  EXPECT_EQ(removed, 0) << routes();
+  EXPECT_TRUE(routed("10.244.0.5")) << routes();
 }
 
 }  // namespace
