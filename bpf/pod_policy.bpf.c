@@ -7,6 +7,10 @@
  *
  * Both look the device up in pn_endpoints, the peer's address in pn_ipcache, the flow in pn_ct
  * and, for a new flow that is enforced, pn_policy (two LPM lookups). Layouts: pod_policy.h.
+ * Node devices (the uplink, the VXLAN device) carry the same two programs the other way round:
+ * to_pod on their tc ingress, from_pod on their tc egress, as the host firewall. With the fast
+ * path (lib/forward.h) a packet entering the node may be judged for the local pod it is going to
+ * (pn_judge with that pod's device) and delivered straight into the pod.
  * Design and semantics: docs/policy-datapath.md.
  */
 #include <linux/bpf.h>
@@ -33,67 +37,43 @@ static __always_inline int pn_drop(struct pn_flow_event *ev, __u8 reason, __u8 m
 	return TC_ACT_SHOT;
 }
 
-/* A packet podnet lets through: on a hook where it enters the node (a pod's send on its veth's
- * tc ingress, or a node device's tc ingress), the fast path may forward it straight on. */
-static __always_inline int pn_pass(struct __sk_buff *skb, const struct pn_packet *pkt,
-				   const struct pn_config *cfg, int entering)
-{
-	if (!entering || !cfg || !(cfg->flags & PN_CONFIG_FAST_FORWARD) || pkt->later_fragment)
-		return TC_ACT_OK;
-	return pn_forward(skb, pkt);
-}
-
-static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
+/* The decision for one packet at the endpoint on device `ifindex` (its entry `ep`, or NULL) in
+ * `direction`: policy, conntrack, drop counters and events. TC_ACT_OK or TC_ACT_SHOT. */
+static __noinline int pn_judge(__u32 ifindex, __u32 direction, __u32 parsed,
+			       const struct pn_packet *pkt, const struct pn_endpoint_value *ep)
 {
 	__u32 key0 = 0;
 	struct pn_config *cfg = bpf_map_lookup_elem(&pn_config, &key0);
 	__u32 mode = cfg ? cfg->enforcement_mode : PN_ENFORCE_DEFAULT;
-	struct pn_endpoint_key ep_key = { .ifindex = skb->ifindex };
-	struct pn_endpoint_value *ep = bpf_map_lookup_elem(&pn_endpoints, &ep_key);
 	__u32 enforce_flag = direction == PN_DIR_INGRESS ? PN_EP_ENFORCE_INGRESS :
 							   PN_EP_ENFORCE_EGRESS;
+	int host_device = ep && ep->identity == PN_IDENTITY_HOST;
 	struct pn_flow_event ev = {};
-	struct pn_packet pkt = {};
 	struct pn_ct_state ct = {};
 	struct pn_policy_verdict decision;
 	__u32 self_identity, peer_identity, subject;
-	int enforce, parsed, ct_result, host_device, entering;
+	int enforce, ct_result;
 	__u64 now = bpf_ktime_get_ns();
 
-	host_device = ep && ep->identity == PN_IDENTITY_HOST;
-	entering = (direction == PN_DIR_EGRESS) != host_device;
 	/* "always" isolates pods, never the node: only a host policy does (its endpoint flags). */
 	enforce = (mode == PN_ENFORCE_ALWAYS && !host_device) ||
 		  (mode != PN_ENFORCE_NEVER && ep && (ep->flags & enforce_flag));
 
-	parsed = pn_parse(skb, &pkt);
-	if (parsed == PN_PARSE_ARP)
-		return TC_ACT_OK;
-	if (host_device) {
-		/* Only the node's own IPv4 traffic is the host firewall's: forwarded pod traffic and
-		 * other protocols pass untouched. */
-		if (parsed != PN_PARSE_IPV4)
-			return TC_ACT_OK;
-		if (pn_identity_of(direction == PN_DIR_INGRESS ? pkt.daddr : pkt.saddr) !=
-		    PN_IDENTITY_HOST)
-			return pn_pass(skb, &pkt, cfg, entering);
-	}
-
 	ev.time_ns = now;
 	ev.policy_revision = cfg ? cfg->policy_revision : 0;
-	ev.ifindex = skb->ifindex;
+	ev.ifindex = ifindex;
 	ev.endpoint_id = ep ? ep->endpoint_id : 0;
 	ev.direction = direction;
-	ev.pkt_len = pkt.len;
-	ev.saddr = pkt.saddr;
-	ev.daddr = pkt.daddr;
-	ev.sport = pkt.sport;
-	ev.dport = pkt.dport;
-	ev.protocol = pkt.protocol;
-	ev.tcp_flags = pkt.tcp_flags;
-	ev.icmp_type = pkt.icmp_type;
+	ev.pkt_len = pkt->len;
+	ev.saddr = pkt->saddr;
+	ev.daddr = pkt->daddr;
+	ev.sport = pkt->sport;
+	ev.dport = pkt->dport;
+	ev.protocol = pkt->protocol;
+	ev.tcp_flags = pkt->tcp_flags;
+	ev.icmp_type = pkt->icmp_type;
 
-	if (parsed == PN_PARSE_OTHER_L3 || (parsed == PN_PARSE_MALFORMED && !pkt.has_ipv4)) {
+	if (parsed == PN_PARSE_OTHER_L3 || (parsed == PN_PARSE_MALFORMED && !pkt->has_ipv4)) {
 		if (!enforce)
 			return TC_ACT_OK;
 		return pn_drop(&ev, parsed == PN_PARSE_MALFORMED ? PN_DROP_MALFORMED :
@@ -103,13 +83,13 @@ static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
 
 	/* Identities: the endpoint's own, and the peer's from the ipcache. */
 	if (direction == PN_DIR_EGRESS) {
-		self_identity = ep ? ep->identity : pn_identity_of(pkt.saddr);
-		peer_identity = pn_identity_of(pkt.daddr);
+		self_identity = ep ? ep->identity : pn_identity_of(pkt->saddr);
+		peer_identity = pn_identity_of(pkt->daddr);
 		ev.src_identity = self_identity;
 		ev.dst_identity = peer_identity;
 	} else {
-		self_identity = ep ? ep->identity : pn_identity_of(pkt.daddr);
-		peer_identity = pn_identity_of(pkt.saddr);
+		self_identity = ep ? ep->identity : pn_identity_of(pkt->daddr);
+		peer_identity = pn_identity_of(pkt->saddr);
 		ev.src_identity = peer_identity;
 		ev.dst_identity = self_identity;
 	}
@@ -123,7 +103,7 @@ static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
 	if (!ep && mode == PN_ENFORCE_ALWAYS)
 		return pn_drop(&ev, PN_DROP_NO_ENDPOINT, PN_MATCH_INVALID);
 
-	if (pkt.later_fragment) {
+	if (pkt->later_fragment) {
 		if (enforce)
 			return pn_drop(&ev, PN_DROP_FRAGMENT, PN_MATCH_INVALID);
 		if (event_level == PN_EVENTS_ALL)
@@ -131,14 +111,14 @@ static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
 		return TC_ACT_OK;
 	}
 
-	ct_result = pn_ct_lookup(skb->ifindex, direction, &pkt, now, &ct);
+	ct_result = pn_ct_lookup(ifindex, direction, pkt, now, &ct);
 	if (ct_result != PN_CT_NEW && ct.entry) {
 		ev.match = ct_result == PN_CT_REPLY ? PN_MATCH_CT_REPLY : PN_MATCH_CT_ESTABLISHED;
 		ev.policy_id = ct.entry->policy_id;
 		if (event_level == PN_EVENTS_ALL ||
 		    (event_level == PN_EVENTS_FLOWS && (ct.new_tcp_flags || ct.first_reply)))
 			pn_emit(&ev);
-		return pn_pass(skb, &pkt, cfg, entering);
+		return TC_ACT_OK;
 	}
 
 	/* A new flow: decide. */
@@ -148,7 +128,7 @@ static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
 	} else if (direction == PN_DIR_INGRESS && peer_identity == PN_IDENTITY_HOST) {
 		ev.match = PN_MATCH_HOST;
 	} else {
-		decision = pn_policy_decide(subject, peer_identity, direction, &pkt);
+		decision = pn_policy_decide(subject, peer_identity, direction, pkt);
 		ev.policy_id = decision.policy_id;
 		if (decision.match == PN_MATCH_POLICY_DENY)
 			return pn_drop(&ev, PN_DROP_POLICY_DENY, PN_MATCH_POLICY_DENY);
@@ -164,7 +144,7 @@ static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
 		struct pn_endpoint_value *host = bpf_map_lookup_elem(&pn_endpoints, &host_key);
 
 		if (host && (host->flags & PN_EP_ENFORCE_INGRESS)) {
-			decision = pn_policy_decide(host->subject, self_identity, PN_DIR_INGRESS, &pkt);
+			decision = pn_policy_decide(host->subject, self_identity, PN_DIR_INGRESS, pkt);
 			ev.policy_id = decision.policy_id;
 			if (decision.match == PN_MATCH_POLICY_DENY)
 				return pn_drop(&ev, PN_DROP_POLICY_DENY, PN_MATCH_POLICY_DENY);
@@ -174,10 +154,81 @@ static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
 		}
 	}
 
-	pn_ct_create(skb->ifindex, direction, &pkt, now, ev.policy_id, ev.src_identity,
-		     ev.dst_identity, ev.match);
+	pn_ct_create(ifindex, direction, pkt, now, ev.policy_id, ev.src_identity, ev.dst_identity,
+		     ev.match);
 	if (event_level >= PN_EVENTS_FLOWS)
 		pn_emit(&ev);
+	return TC_ACT_OK;
+}
+
+/* An IPv4 packet podnet has let through, on a hook where it enters the node (a pod's send on its
+ * veth's tc ingress, or a node device's tc ingress): the fast path may forward it straight on,
+ * into a local pod once that pod's ingress allows it. */
+static __always_inline int pn_pass(struct __sk_buff *skb, const struct pn_packet *pkt,
+				   const struct pn_config *cfg, int entering)
+{
+	struct bpf_fib_lookup fib = {};
+	struct pn_endpoint_key peer_key = {};
+	struct pn_endpoint_value *peer;
+	long rc;
+	int verdict;
+
+	if (!entering || !cfg || !(cfg->flags & PN_CONFIG_FAST_FORWARD) || pkt->later_fragment)
+		return TC_ACT_OK;
+	rc = pn_fib(skb, pkt, &fib);
+	if (rc < 0)
+		return TC_ACT_OK;
+	peer_key.ifindex = fib.ifindex;
+	peer = bpf_map_lookup_elem(&pn_endpoints, &peer_key);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS && peer && peer->identity != PN_IDENTITY_HOST) {
+		verdict = pn_judge(fib.ifindex, PN_DIR_INGRESS, PN_PARSE_IPV4, pkt, peer);
+		if (verdict != TC_ACT_OK)
+			return verdict;
+		return pn_redirect(skb, &fib, rc, 1);
+	}
+	return pn_redirect(skb, &fib, rc, 0);
+}
+
+/* The overlay's own packets between this node and another (pn_config.tunnel_port): the host
+ * firewall always lets them through, so they skip conntrack and events. */
+static __always_inline int pn_is_tunnel(const struct pn_config *cfg, const struct pn_packet *pkt,
+					__u8 direction)
+{
+	if (!cfg || !cfg->tunnel_port || pkt->protocol != IPPROTO_UDP ||
+	    pkt->dport != cfg->tunnel_port)
+		return 0;
+	return pn_identity_of(direction == PN_DIR_INGRESS ? pkt->saddr : pkt->daddr) ==
+	       PN_IDENTITY_REMOTE_NODE;
+}
+
+static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
+{
+	__u32 key0 = 0;
+	struct pn_config *cfg = bpf_map_lookup_elem(&pn_config, &key0);
+	struct pn_endpoint_key ep_key = { .ifindex = skb->ifindex };
+	struct pn_endpoint_value *ep = bpf_map_lookup_elem(&pn_endpoints, &ep_key);
+	struct pn_packet pkt = {};
+	int parsed, verdict, host_device, entering;
+
+	host_device = ep && ep->identity == PN_IDENTITY_HOST;
+	entering = (direction == PN_DIR_EGRESS) != host_device;
+	parsed = pn_parse(skb, &pkt);
+	if (parsed == PN_PARSE_ARP)
+		return TC_ACT_OK;
+	if (host_device) {
+		/* Only the node's own IPv4 traffic is the host firewall's: forwarded pod traffic and
+		 * other protocols pass untouched. */
+		if (parsed != PN_PARSE_IPV4)
+			return TC_ACT_OK;
+		if (pn_identity_of(direction == PN_DIR_INGRESS ? pkt.daddr : pkt.saddr) !=
+		    PN_IDENTITY_HOST)
+			return pn_pass(skb, &pkt, cfg, entering);
+		if (pn_is_tunnel(cfg, &pkt, direction))
+			return TC_ACT_OK;
+	}
+	verdict = pn_judge(skb->ifindex, direction, parsed, &pkt, ep);
+	if (verdict != TC_ACT_OK || parsed != PN_PARSE_IPV4)
+		return verdict;
 	return pn_pass(skb, &pkt, cfg, entering);
 }
 

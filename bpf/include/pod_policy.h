@@ -219,7 +219,11 @@ enum pn_config_flags {
 
 struct pn_config {
 	__u32 enforcement_mode; /* pn_enforcement_mode */
-	__u32 flags; /* pn_config_flags */
+	__u16 flags; /* pn_config_flags */
+	/* The overlay's UDP port, network byte order (0: no overlay). Node devices pass its packets
+	 * between this node and another untouched: no conntrack, no event (the host firewall always
+	 * lets them through). Was the high half of a __u32 flags, so older entries read 0. */
+	__u16 tunnel_port;
 	__u64 policy_revision; /* bumped by the agent after each policy batch; in every event */
 };
 PN_STATIC_ASSERT(sizeof(struct pn_config) == 16, "pn_config layout");

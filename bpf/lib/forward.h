@@ -1,9 +1,10 @@
 /*
  * The fast path (pn_config.flags & PN_CONFIG_FAST_FORWARD): a packet that podnet has let through
  * and that the node would route out of another device goes straight to that device's egress
- * (FIB lookup, TTL decrement, neighbour's MAC), skipping the node's IP forwarding path. The
- * receiving pod's device still runs its own program (to_pod on its tc egress hook). Anything the
- * FIB does not resolve to a forward (local delivery, no route, TTL expiring) takes the normal path.
+ * (FIB lookup, TTL decrement, neighbour's MAC), skipping the node's IP forwarding path; a packet
+ * for a local pod enters the pod's namespace directly, its ingress judged by the caller first (the
+ * pod device's own to_pod program does not see it). Anything the FIB does not resolve to a forward
+ * (local delivery, no route, TTL expiring) takes the normal path.
  * It also skips netfilter, so it is off by default: kube-proxy's iptables NAT would be bypassed.
  */
 #ifndef PODNET_BPF_LIB_FORWARD_H
@@ -21,27 +22,39 @@
 #define PN_IP_TTL_OFF (ETH_HLEN + __builtin_offsetof(struct iphdr, ttl))
 #define PN_IP_CSUM_OFF (ETH_HLEN + __builtin_offsetof(struct iphdr, check))
 
-static __always_inline int pn_forward(struct __sk_buff *skb, const struct pn_packet *pkt)
+/* Where the node would forward this packet: BPF_FIB_LKUP_RET_SUCCESS (next hop's MAC known) or
+ * BPF_FIB_LKUP_RET_NO_NEIGH with `fib` filled in, or -1 when the normal path should take it
+ * (local delivery, no route, back out of the same device). */
+static __always_inline long pn_fib(struct __sk_buff *skb, const struct pn_packet *pkt,
+				   struct bpf_fib_lookup *fib)
 {
-	struct bpf_fib_lookup fib = {};
-	__u16 old_word, new_word;
 	long rc;
 
-	fib.family = PN_AF_INET;
-	fib.l4_protocol = pkt->protocol;
-	fib.sport = pkt->sport;
-	fib.dport = pkt->dport;
-	fib.tot_len = skb->len - ETH_HLEN;
-	fib.ipv4_src = pkt->saddr;
-	fib.ipv4_dst = pkt->daddr;
-	fib.ifindex = skb->ifindex;
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	fib->family = PN_AF_INET;
+	fib->l4_protocol = pkt->protocol;
+	fib->sport = pkt->sport;
+	fib->dport = pkt->dport;
+	fib->tot_len = skb->len - ETH_HLEN;
+	fib->ipv4_src = pkt->saddr;
+	fib->ipv4_dst = pkt->daddr;
+	fib->ifindex = skb->ifindex;
+	rc = bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
-		return TC_ACT_OK;
-	if (fib.ifindex == skb->ifindex)
-		return TC_ACT_OK;
+		return -1;
+	if (fib->ifindex == skb->ifindex)
+		return -1;
+	return rc;
+}
 
-	/* What forwarding would do: TTL - 1 (a TTL of 1 goes the normal way, for ICMP). */
+/* Forwards as the node would after pn_fib returned rc: TTL - 1 (a TTL of 1 takes the normal way,
+ * for its ICMP), MACs, and out of fib->ifindex; with `into_peer` (a veth whose far end is a local
+ * pod, rc SUCCESS) straight into the pod's namespace (bpf_redirect_peer: no second pass through
+ * the veth's backlog). */
+static __always_inline int pn_redirect(struct __sk_buff *skb, const struct bpf_fib_lookup *fib,
+				       long rc, int into_peer)
+{
+	__u16 old_word, new_word;
+
 	if (bpf_skb_load_bytes(skb, PN_IP_TTL_OFF, &old_word, sizeof(old_word)) != 0)
 		return TC_ACT_OK;
 	if (*(__u8 *)&old_word <= 1)
@@ -53,14 +66,14 @@ static __always_inline int pn_forward(struct __sk_buff *skb, const struct pn_pac
 		return TC_ACT_SHOT; /* the header is half rewritten: never send it on */
 
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
-		struct bpf_redir_neigh nh = { .nh_family = PN_AF_INET, .ipv4_nh = fib.ipv4_dst };
+		struct bpf_redir_neigh nh = { .nh_family = PN_AF_INET, .ipv4_nh = fib->ipv4_dst };
 
-		return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+		return bpf_redirect_neigh(fib->ifindex, &nh, sizeof(nh), 0);
 	}
-	if (bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) != 0 ||
-	    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0) != 0)
+	if (bpf_skb_store_bytes(skb, 0, fib->dmac, ETH_ALEN, 0) != 0 ||
+	    bpf_skb_store_bytes(skb, ETH_ALEN, fib->smac, ETH_ALEN, 0) != 0)
 		return TC_ACT_SHOT;
-	return bpf_redirect(fib.ifindex, 0);
+	return into_peer ? bpf_redirect_peer(fib->ifindex, 0) : bpf_redirect(fib->ifindex, 0);
 }
 
 #endif /* PODNET_BPF_LIB_FORWARD_H */

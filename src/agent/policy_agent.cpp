@@ -1,5 +1,6 @@
 #include "agent/policy_agent.h"
 
+#include <arpa/inet.h>
 #include <net/if.h>
 
 #include <filesystem>
@@ -88,8 +89,7 @@ Result<std::unique_ptr<PolicyAgent>> PolicyAgent::start(store::Store& store, Pol
   agent->applied_ = PODNET_TRY(agent->kernelState());
   agent->policyRevision_ = PODNET_TRY(agent->maps_.config()).policy_revision;
   // The mode and flags of this start, whatever the last agent had.
-  PODNET_TRY_STATUS(
-      agent->maps_.setConfig(agent->options_.mode, agent->policyRevision_, agent->configFlags()));
+  PODNET_TRY_STATUS(agent->maps_.setConfig(agent->datapathConfig(agent->policyRevision_)));
 
   PolicyAgent* self = agent.get();
   agent->flowReader_ = PODNET_TRY(bpf::FlowReader::open(
@@ -162,6 +162,15 @@ PolicyAgent::PolicyAgent(store::Store& store, PolicyOptions options, bpf::PodPol
       program_(std::move(program)),
       maps_(std::move(maps)),
       identities_(store) {}
+
+pn_config PolicyAgent::datapathConfig(uint64_t policyRevision) const {
+  pn_config config{};
+  config.enforcement_mode = options_.mode;
+  config.flags = options_.fastPath ? PN_CONFIG_FAST_FORWARD : 0;
+  config.tunnel_port = htons(options_.tunnelPort.value_or(0));
+  config.policy_revision = policyRevision;
+  return config;
+}
 
 PolicyAgent::~PolicyAgent() {
   follower_.reset();  // no more events
@@ -433,7 +442,7 @@ Status PolicyAgent::enforce(const Cluster& cluster) {
       if (auto now = kernelState()) applied_ = std::move(*now);
       return st;
     }
-    PODNET_TRY_STATUS(maps_.setConfig(options_.mode, ++policyRevision_, configFlags()));
+    PODNET_TRY_STATUS(maps_.setConfig(datapathConfig(++policyRevision_)));
     auto ms = [](auto d) {
       return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
     };

@@ -115,7 +115,8 @@ class PolicyAgent : public EndpointHooks {
   // compilation after a start writes only the difference.
   Result<policy::CompiledPolicy> kernelState();
   std::string describeVerdict(const bpf::FlowEvent&);
-  uint32_t configFlags() const { return options_.fastPath ? PN_CONFIG_FAST_FORWARD : 0; }
+  // What pn_config holds under this start's options.
+  pn_config datapathConfig(uint64_t policyRevision) const;
 
   store::Store& store_;
   PolicyOptions options_;

@@ -220,13 +220,9 @@ Result<std::vector<PolicyEntry>> PolicyMaps::policies() {
   return out;
 }
 
-Status PolicyMaps::setConfig(pn_enforcement_mode mode, uint64_t policyRevision, uint32_t flags) {
+Status PolicyMaps::setConfig(const pn_config& config) {
   uint32_t key = 0;
-  pn_config value{};
-  value.enforcement_mode = mode;
-  value.flags = flags;
-  value.policy_revision = policyRevision;
-  return update(config_.get(), PN_MAP_CONFIG, &key, &value);
+  return update(config_.get(), PN_MAP_CONFIG, &key, &config);
 }
 
 Result<pn_config> PolicyMaps::config() {

@@ -84,7 +84,7 @@ class PolicyMaps {
   Result<std::vector<PolicyEntry>> policies();
 
   // pn_config
-  Status setConfig(pn_enforcement_mode mode, uint64_t policyRevision, uint32_t flags = 0);
+  Status setConfig(const pn_config& config);
   Result<pn_config> config();
 
   // pn_ct

@@ -73,6 +73,7 @@ struct Case {
   bool endpoint = true;
   bool hostDevice = false;  // the device under test is a node device (identity host)
   Enforce host = kNone;     // the host endpoint (PN_HOST_ENDPOINT_KEY) enforces this
+  uint16_t tunnelPort = 0;  // pn_config.tunnel_port (host byte order here)
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
@@ -259,6 +260,21 @@ std::vector<Case> cases() {
        true,
        true},
 
+      {"OverlayTunnelPacketsPassUntrackedAndUnreported",
+       {{"remote node -> node: the tunnel", in, udp("172.30.0.2", kNode, 40000, 8472), silent()},
+        {"node -> remote node: the tunnel", out, udp(kNode, "172.30.0.2", 40001, 8472), silent()},
+        {"remote node -> node, another udp port", in, udp("172.30.0.2", kNode, 40000, 8473),
+         dropped(PN_DROP_POLICY_DEFAULT)},
+        {"world -> node: the tunnel port is not for it", in, udp("8.8.8.8", kNode, 40000, 8472),
+         dropped(PN_DROP_POLICY_DEFAULT)}},
+       kBoth,
+       {},
+       PN_ENFORCE_DEFAULT,
+       true,
+       true,
+       kNone,
+       8472},
+
       {"PodToItsNodeMeetsTheHostFirewall",
        {{"A->node:10250 allowed by the host policy", out, tcp(kA, kNode, 1, 10250),
          forwarded(PN_MATCH_POLICY_ALLOW, 71)},
@@ -308,7 +324,11 @@ class PodPolicyProgTest : public ::testing::TestWithParam<Case>, public BpfFixtu
                   *Ipv4::parse(kNode)};
     ASSERT_TRUE(maps_->setEndpoint(PN_HOST_ENDPOINT_KEY, host).ok());
     for (const auto& p : c.policies) ASSERT_TRUE(maps_->setPolicy(p).ok());
-    ASSERT_TRUE(maps_->setConfig(c.mode, 5).ok());
+    pn_config config{};
+    config.enforcement_mode = c.mode;
+    config.tunnel_port = htons(c.tunnelPort);
+    config.policy_revision = 5;
+    ASSERT_TRUE(maps_->setConfig(config).ok());
   }
   void TearDown() override { tearDownBpf(); }
 
@@ -395,7 +415,8 @@ TEST_F(PodPolicyEventTest, DropEventCarriesTheWholeFlow) {
   ASSERT_TRUE(
       maps_->setEndpoint(kIfindex, {kEndpointId, kPodA, 0, true, false, *Ipv4::parse(kA)}).ok());
   ASSERT_TRUE(maps_->setPolicy(denyIn(kPodB, kProtoTcp, 0, 77)).ok());
-  ASSERT_TRUE(maps_->setConfig(PN_ENFORCE_DEFAULT, 123).ok());
+  ASSERT_TRUE(
+      maps_->setConfig({.enforcement_mode = PN_ENFORCE_DEFAULT, .policy_revision = 123}).ok());
 
   auto before = std::chrono::system_clock::now();
   std::vector<uint8_t> bytes = build(tcp(kB, kA, 41000, 5432, kTcpSyn));
@@ -457,7 +478,7 @@ TEST_F(PodPolicyEventTest, EventLevelAllReportsEveryPacketAndDropsOnlyReportsDro
 
 TEST_F(PodPolicyEventTest, PinnedMapsOutliveTheProgramAndAreReusedByTheNextLoad) {
   ASSERT_TRUE(maps_->setPolicy(allowIn(kPodB, kProtoTcp, 80, 5)).ok());
-  ASSERT_TRUE(maps_->setConfig(PN_ENFORCE_ALWAYS, 9).ok());
+  ASSERT_TRUE(maps_->setConfig({.enforcement_mode = PN_ENFORCE_ALWAYS, .policy_revision = 9}).ok());
   program_.reset();  // the agent exits
   ProgramOptions options;
   options.pinDir = pinDir_;

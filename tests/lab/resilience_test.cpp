@@ -197,10 +197,7 @@ TEST_P(LabResilienceTest, ConcurrentAddsOnThreeNodesNeverShareAnAddress) {
   for (const auto& ns : netns) shell("ip netns del " + ns);
 }
 
-// Each backend with the kernel's forwarding. Not with the fast path yet: with it, the stream
-// stalled for 2 s during an agent restart in about one run of five (host-gw; see
-// docs/policy-datapath.md, "The fast path").
-INSTANTIATE_TEST_SUITE_P(Backends, LabResilienceTest, ::testing::Values("vxlan", "host-gw"),
+INSTANTIATE_TEST_SUITE_P(Backends, LabResilienceTest, ::testing::ValuesIn(kLabBackends),
                          labBackendName);
 
 }  // namespace
