@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   googletest libgtest-dev libbenchmark-dev
-  nlohmann-json3-dev libspdlog-dev libcli11-dev libyaml-cpp-dev
+  nlohmann-json3-dev libspdlog-dev libcli11-dev libyaml-dev
   libnl-3-dev libnl-route-3-dev libmnl-dev libsqlite3-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc etcd-server
   iproute2 iputils-ping iptables socat procps iperf3

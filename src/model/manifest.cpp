@@ -1,9 +1,6 @@
 #include "model/manifest.h"
 
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/exceptions.h>
-#include <yaml-cpp/mark.h>
-#include <yaml-cpp/parser.h>
+#include <yaml.h>
 
 #include <charconv>
 #include <cstdio>
@@ -25,8 +22,7 @@ std::string where(const std::string& source, int index) {
   return (source.empty() ? "object " : source + " document ") + std::to_string(index);
 }
 
-std::string lineOf(const YAML::Mark& mark) {
-  if (mark.is_null() || mark.line < 0) return "";
+std::string lineOf(const yaml_mark_t& mark) {
   return " line " + std::to_string(mark.line + 1) + " column " + std::to_string(mark.column + 1);
 }
 
@@ -165,44 +161,14 @@ size_t invalidUtf8At(std::string_view text) {
   return std::string_view::npos;
 }
 
-// yaml-cpp 0.7 decodes the double-quoted escapes \N and \_ to the single bytes 0x85 and 0xA0
-// (Latin-1, not UTF-8). The input was checked to be UTF-8, so any malformed byte here came from
-// those escapes; they are re-encoded as the code points U+0085 and U+00A0 they stand for.
-std::optional<std::string> fixEscapes(const std::string& value) {
-  size_t bad = invalidUtf8At(value);
-  if (bad == std::string_view::npos) return value;
-  std::string out = value.substr(0, bad);
-  for (size_t i = bad; i < value.size();) {
-    size_t next = invalidUtf8At(std::string_view(value).substr(i));
-    if (next != 0) {
-      size_t good = next == std::string_view::npos ? value.size() - i : next;
-      out.append(value, i, good);
-      i += good;
-      continue;
-    }
-    auto c = static_cast<unsigned char>(value[i]);
-    if (c != 0x85 && c != 0xA0) return std::nullopt;
-    out += '\xC2';
-    out += value[i];
-    ++i;
-  }
-  return out;
-}
-
 // ---- YAML events -> JSON ----
 //
-// yaml-cpp's own Node tree keeps no record of whether a scalar was quoted once it is built, and
-// its document loop hides which document failed; its event interface gives both, so the JSON is
-// built straight from the events. Errors are recorded (the parser cannot be stopped from a
-// callback) and the rest of the document is ignored.
-class JsonBuilder final : public YAML::EventHandler {
+// libyaml's parser gives a stream of events that still say whether a scalar was quoted (a loaded
+// tree would not) and where each document starts, so the JSON is built straight from them. The
+// first error is recorded and the rest of the document is ignored.
+class JsonBuilder {
  public:
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    // yaml-cpp 0.7 (Debian 12) can return the same empty document forever on input it cannot
-    // parse, such as a lone ',' (yaml-cpp issue #1040, fixed upstream in 0.8.1). A document that
-    // starts where the previous one started has consumed nothing: stop there.
-    stuck_ = documents_ > 0 && mark.pos == lastStart_.pos;
-    lastStart_ = mark;
+  void startDocument() {
     ++documents_;
     inDocument_ = true;
     stack_.clear();
@@ -212,15 +178,8 @@ class JsonBuilder final : public YAML::EventHandler {
     error_.clear();
     nodes_ = 0;
   }
-  void OnDocumentEnd() override {}
 
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    if (failed()) return;
-    if (expectingKey()) return fail(mark, "a mapping key must be a string, not null");
-    add(nullptr, 1, mark, anchor);
-  }
-
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+  void alias(const yaml_mark_t& mark, const std::string& anchor) {
     if (failed()) return;
     auto it = anchors_.find(anchor);
     if (it == anchors_.end()) return fail(mark, "alias to an anchor that is not complete");
@@ -230,88 +189,28 @@ class JsonBuilder final : public YAML::EventHandler {
       if (key.is_primitive() && !key.is_null()) return setKey(key.dump(), mark);
       return fail(mark, "a mapping key must be a scalar");
     }
-    add(it->second.first, it->second.second, mark, YAML::NullAnchor);
+    add(it->second.first, it->second.second, mark, "");
   }
 
-  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
-                const std::string& raw) override {
+  // tag: "?" for a plain scalar without a tag, "!" for a quoted or block one, else its tag.
+  void scalar(const yaml_mark_t& mark, const std::string& tag, const std::string& anchor,
+              std::string value) {
     if (failed()) return;
-    auto utf8 = fixEscapes(raw);
-    if (!utf8) return fail(mark, "a string that is not UTF-8");
-    const std::string& value = *utf8;
+    if (tag == "?" && isNull(value)) {
+      if (expectingKey()) return fail(mark, "a mapping key must be a string, not null");
+      return add(nullptr, 1, mark, anchor);
+    }
     if (expectingKey()) {
       // Keys are strings in JSON: take the text as written (`80: x` has the key "80").
-      if (anchor != YAML::NullAnchor) anchors_[anchor] = {value, 1};
-      return setKey(value, mark);
+      if (!anchor.empty()) anchors_[anchor] = {value, 1};
+      return setKey(std::move(value), mark);
     }
     auto resolved = resolve(tag, value, mark);
     if (!resolved) return;
     add(std::move(*resolved), 1, mark, anchor);
   }
 
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                       YAML::EmitterStyle::value) override {
-    open(nlohmann::json::array(), mark, anchor);
-  }
-  void OnSequenceEnd() override { close(); }
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                  YAML::EmitterStyle::value) override {
-    open(nlohmann::json::object(), mark, anchor);
-  }
-  void OnMapEnd() override { close(); }
-
-  int documents() const { return documents_; }
-  bool stuck() const { return stuck_; }
-  const YAML::Mark& lastStart() const { return lastStart_; }
-  bool inDocument() const { return inDocument_; }
-  void leaveDocument() { inDocument_ = false; }
-  const std::string& error() const { return error_; }
-  std::optional<nlohmann::json>& root() { return root_; }
-
- private:
-  struct Frame {
-    nlohmann::json value;
-    YAML::anchor_t anchor;
-    YAML::Mark mark;
-    size_t nodesBefore;
-    std::optional<std::string> key;  // a map's key waiting for its value
-  };
-
-  bool failed() const { return !error_.empty(); }
-  void fail(const YAML::Mark& mark, const std::string& message) {
-    if (error_.empty()) error_ = lineOf(mark) + ": " + message;
-  }
-  bool expectingKey() const {
-    return !stack_.empty() && stack_.back().value.is_object() && !stack_.back().key;
-  }
-  void setKey(std::string key, const YAML::Mark& mark) {
-    if (stack_.back().value.contains(key)) return fail(mark, "duplicate key \"" + key + "\"");
-    stack_.back().key = std::move(key);
-  }
-
-  std::optional<nlohmann::json> resolve(const std::string& tag, const std::string& value,
-                                        const YAML::Mark& mark) {
-    if (tag == "!") return nlohmann::json(value);  // quoted or block scalar: a string
-    if (tag == "?") return resolvePlain(value);
-    if (tag.rfind(kYamlTag, 0) == 0) {
-      std::string type = tag.substr(std::string_view(kYamlTag).size());
-      if (type == "str") return nlohmann::json(value);
-      std::optional<nlohmann::json> typed;
-      if (type == "int") typed = asInt(value);
-      if (type == "float") typed = asFloat(value);
-      if (type == "bool") {
-        if (auto b = asBool(value)) typed = nlohmann::json(*b);
-      }
-      if (type == "null" && isNull(value)) typed = nlohmann::json(nullptr);
-      if (typed) return typed;
-      fail(mark, "\"" + value + "\" is not a valid !!" + type);
-      return std::nullopt;
-    }
-    fail(mark, "unsupported tag \"" + tag + "\"");
-    return std::nullopt;
-  }
-
-  void open(nlohmann::json value, const YAML::Mark& mark, YAML::anchor_t anchor) {
+  void open(nlohmann::json value, const yaml_mark_t& mark, const std::string& anchor) {
     if (failed()) {
       ++skippedDepth_;
       return;
@@ -340,14 +239,63 @@ class JsonBuilder final : public YAML::EventHandler {
     add(std::move(frame.value), inside + 1, frame.mark, frame.anchor);
   }
 
+  int documents() const { return documents_; }
+  bool inDocument() const { return inDocument_; }
+  void leaveDocument() { inDocument_ = false; }
+  const std::string& error() const { return error_; }
+  std::optional<nlohmann::json>& root() { return root_; }
+
+ private:
+  struct Frame {
+    nlohmann::json value;
+    std::string anchor;
+    yaml_mark_t mark;
+    size_t nodesBefore;
+    std::optional<std::string> key;  // a map's key waiting for its value
+  };
+
+  bool failed() const { return !error_.empty(); }
+  void fail(const yaml_mark_t& mark, const std::string& message) {
+    if (error_.empty()) error_ = lineOf(mark) + ": " + message;
+  }
+  bool expectingKey() const {
+    return !stack_.empty() && stack_.back().value.is_object() && !stack_.back().key;
+  }
+  void setKey(std::string key, const yaml_mark_t& mark) {
+    if (stack_.back().value.contains(key)) return fail(mark, "duplicate key \"" + key + "\"");
+    stack_.back().key = std::move(key);
+  }
+
+  std::optional<nlohmann::json> resolve(const std::string& tag, const std::string& value,
+                                        const yaml_mark_t& mark) {
+    if (tag == "!") return nlohmann::json(value);  // quoted or block scalar: a string
+    if (tag == "?") return resolvePlain(value);
+    if (tag.rfind(kYamlTag, 0) == 0) {
+      std::string type = tag.substr(std::string_view(kYamlTag).size());
+      if (type == "str") return nlohmann::json(value);
+      std::optional<nlohmann::json> typed;
+      if (type == "int") typed = asInt(value);
+      if (type == "float") typed = asFloat(value);
+      if (type == "bool") {
+        if (auto b = asBool(value)) typed = nlohmann::json(*b);
+      }
+      if (type == "null" && isNull(value)) typed = nlohmann::json(nullptr);
+      if (typed) return typed;
+      fail(mark, "\"" + value + "\" is not a valid !!" + type);
+      return std::nullopt;
+    }
+    fail(mark, "unsupported tag \"" + tag + "\"");
+    return std::nullopt;
+  }
+
   // Places a finished node (of `count` nodes in all) into its parent or as the root.
-  void add(nlohmann::json value, size_t count, const YAML::Mark& mark, YAML::anchor_t anchor) {
+  void add(nlohmann::json value, size_t count, const yaml_mark_t& mark, const std::string& anchor) {
     nodes_ += count;
     if (nodes_ > kMaxNodes) {
       return fail(mark, "more than " + std::to_string(kMaxNodes) +
                             " values in one document (are aliases expanding?)");
     }
-    if (anchor != YAML::NullAnchor) anchors_[anchor] = {value, count};
+    if (!anchor.empty()) anchors_[anchor] = {value, count};
     if (stack_.empty()) {
       root_ = std::move(value);
       return;
@@ -363,47 +311,96 @@ class JsonBuilder final : public YAML::EventHandler {
 
   int documents_ = 0;
   bool inDocument_ = false;
-  bool stuck_ = false;
-  YAML::Mark lastStart_;
   std::vector<Frame> stack_;
   size_t skippedDepth_ = 0;
   size_t nodes_ = 0;
-  std::map<YAML::anchor_t, std::pair<nlohmann::json, size_t>> anchors_;
+  std::map<std::string, std::pair<nlohmann::json, size_t>> anchors_;
   std::optional<nlohmann::json> root_;
   std::string error_;
 };
 
+// RAII for libyaml's parser and its events.
+struct YamlParser {
+  yaml_parser_t parser;
+  bool ok;
+  YamlParser() : ok(yaml_parser_initialize(&parser) != 0) {}
+  ~YamlParser() {
+    if (ok) yaml_parser_delete(&parser);
+  }
+  YamlParser(const YamlParser&) = delete;
+  YamlParser& operator=(const YamlParser&) = delete;
+};
+struct YamlEvent {
+  yaml_event_t event{};
+  ~YamlEvent() { yaml_event_delete(&event); }
+};
+
+std::string text(const yaml_char_t* s) {
+  return s == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(s));
+}
+
 // The parsed documents, with their 1-based index; null documents are left out.
 using RawDocuments = std::vector<std::pair<int, nlohmann::json>>;
 
-Result<RawDocuments> parseYaml(std::string_view text, const std::string& source) {
+Result<RawDocuments> parseYaml(std::string_view input, const std::string& source) {
   RawDocuments out;
-  std::istringstream in{std::string(text)};
+  YamlParser p;
+  if (!p.ok) return makeError(Errc::kIo, source + ": cannot start the YAML parser");
+  yaml_parser_set_input_string(&p.parser, reinterpret_cast<const unsigned char*>(input.data()),
+                               input.size());
   JsonBuilder builder;
-  try {
-    YAML::Parser parser(in);
-    while (true) {
-      bool more = parser.HandleNextDocument(builder);
-      builder.leaveDocument();
-      if (!more) break;
-      if (builder.stuck()) {
-        // Which document the text belongs to is unknown here (the parser has been making up
-        // empty ones), so the line says where.
-        return makeError(Errc::kDecode,
-                         source + lineOf(builder.lastStart()) + ": cannot parse the text here");
-      }
-      if (!builder.error().empty()) {
-        return makeError(Errc::kDecode, where(source, builder.documents()) + builder.error());
-      }
-      auto& root = builder.root();
-      if (root && !root->is_null()) out.emplace_back(builder.documents(), std::move(*root));
+  for (;;) {
+    YamlEvent e;
+    if (yaml_parser_parse(&p.parser, &e.event) == 0) {
+      // A syntax error before the next document's first event belongs to that next document.
+      int index = builder.inDocument() ? builder.documents() : builder.documents() + 1;
+      std::string message = p.parser.problem != nullptr ? p.parser.problem : "cannot parse";
+      if (p.parser.context != nullptr) message += " " + std::string(p.parser.context);
+      return makeError(Errc::kDecode,
+                       where(source, index) + lineOf(p.parser.problem_mark) + ": " + message);
     }
-  } catch (const YAML::Exception& e) {
-    // A syntax error before the next document's first event belongs to that next document.
-    int index = builder.inDocument() ? builder.documents() : builder.documents() + 1;
-    return makeError(Errc::kDecode, where(source, index) + lineOf(e.mark) + ": " + e.msg);
+    const yaml_event_t& ev = e.event;
+    switch (ev.type) {
+      case YAML_STREAM_END_EVENT:
+        return out;
+      case YAML_DOCUMENT_START_EVENT:
+        builder.startDocument();
+        break;
+      case YAML_DOCUMENT_END_EVENT: {
+        builder.leaveDocument();
+        if (!builder.error().empty()) {
+          return makeError(Errc::kDecode, where(source, builder.documents()) + builder.error());
+        }
+        auto& root = builder.root();
+        if (root && !root->is_null()) out.emplace_back(builder.documents(), std::move(*root));
+        break;
+      }
+      case YAML_ALIAS_EVENT:
+        builder.alias(ev.start_mark, text(ev.data.alias.anchor));
+        break;
+      case YAML_SCALAR_EVENT: {
+        const auto& sc = ev.data.scalar;
+        std::string tag = sc.tag != nullptr                     ? text(sc.tag)
+                          : sc.style == YAML_PLAIN_SCALAR_STYLE ? "?"
+                                                                : "!";
+        builder.scalar(ev.start_mark, tag, text(sc.anchor),
+                       std::string(reinterpret_cast<const char*>(sc.value), sc.length));
+        break;
+      }
+      case YAML_SEQUENCE_START_EVENT:
+        builder.open(nlohmann::json::array(), ev.start_mark, text(ev.data.sequence_start.anchor));
+        break;
+      case YAML_MAPPING_START_EVENT:
+        builder.open(nlohmann::json::object(), ev.start_mark, text(ev.data.mapping_start.anchor));
+        break;
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT:
+        builder.close();
+        break;
+      default:
+        break;
+    }
   }
-  return out;
 }
 
 size_t depthOf(const nlohmann::json& j, size_t limit) {
@@ -575,8 +572,8 @@ Result<std::vector<Document>> parseDocuments(std::string_view text, const std::s
     return makeError(Errc::kDecode,
                      source + ": not UTF-8 text (byte " + std::to_string(bad) + " is malformed)");
   }
-  // YAML allows no control characters but tab and line breaks (nor does JSON outside escapes);
-  // yaml-cpp would pass some of them on garbled.
+  // YAML allows no control characters but tab and line breaks (nor does JSON outside escapes):
+  // refused here with the byte that is wrong, for YAML and JSON alike.
   for (size_t i = 0; i < text.size(); ++i) {
     auto c = static_cast<unsigned char>(text[i]);
     if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) {
