@@ -201,6 +201,57 @@ static __always_inline int pn_is_tunnel(const struct pn_config *cfg, const struc
 	       PN_IDENTITY_REMOTE_NODE;
 }
 
+/* Outer Ethernet, IPv4 without options, UDP and VXLAN headers: where the inner frame starts. */
+#define PN_VXLAN_INNER (ETH_HLEN + 20 + 8 + 8)
+#define PN_VXLAN_FLAG_VNI 0x08 /* the VXLAN header's I flag: a valid VNI follows */
+
+/* The fast path's receive side of the overlay: a VXLAN packet from another node for a local pod,
+ * on a node device's tc ingress, is judged as that pod's ingress, decapsulated here and handed
+ * straight to the pod (no outer IP/UDP receive, no VXLAN device, no GRO cell). Returns -1 when
+ * the kernel's VXLAN device should take it instead (anything unusual, or not for a local pod). */
+static __always_inline int pn_decap_to_pod(struct __sk_buff *skb, const struct pn_config *cfg)
+{
+	struct pn_packet inner = {};
+	struct bpf_fib_lookup fib = {};
+	struct pn_endpoint_key pod_key = {};
+	struct pn_endpoint_value *pod;
+	void *data, *data_end;
+	struct iphdr *outer;
+	__u8 *vxlan;
+	long rc;
+	int verdict;
+
+	if (!cfg || !(cfg->flags & PN_CONFIG_FAST_FORWARD))
+		return -1;
+	/* The inner headers into the linear area (a GSO packet may hold them in its fragments). */
+	bpf_skb_pull_data(skb, PN_VXLAN_INNER + ETH_HLEN + 20 + 20);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	outer = data + ETH_HLEN;
+	vxlan = data + PN_VXLAN_INNER - 8;
+	if ((void *)(vxlan + 8) > data_end || outer->ihl != 5 || vxlan[0] != PN_VXLAN_FLAG_VNI)
+		return -1;
+	if (pn_parse_at(skb, &inner, PN_VXLAN_INNER) != PN_PARSE_IPV4 || inner.later_fragment)
+		return -1;
+	inner.len = skb->len - PN_VXLAN_INNER;
+	rc = pn_fib(skb, &inner, &fib);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return -1;
+	pod_key.ifindex = fib.ifindex;
+	pod = bpf_map_lookup_elem(&pn_endpoints, &pod_key);
+	if (!pod || pod->identity == PN_IDENTITY_HOST)
+		return -1;
+	verdict = pn_judge(fib.ifindex, PN_DIR_INGRESS, PN_PARSE_IPV4, &inner, pod);
+	if (verdict != TC_ACT_OK)
+		return verdict;
+	/* Outer IPv4, UDP, VXLAN and the inner Ethernet header go; the outer Ethernet header stays
+	 * (pn_redirect rewrites its addresses). A GSO packet keeps its segment size, and its tunnel
+	 * GSO bits, which only matter if it were segmented again; it is delivered locally. */
+	if (bpf_skb_adjust_room(skb, -PN_VXLAN_INNER, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO))
+		return -1;
+	return pn_redirect(skb, &fib, rc, 1);
+}
+
 static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
 {
 	__u32 key0 = 0;
@@ -223,8 +274,10 @@ static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
 		if (pn_identity_of(direction == PN_DIR_INGRESS ? pkt.daddr : pkt.saddr) !=
 		    PN_IDENTITY_HOST)
 			return pn_pass(skb, &pkt, cfg, entering);
-		if (pn_is_tunnel(cfg, &pkt, direction))
-			return TC_ACT_OK;
+		if (pn_is_tunnel(cfg, &pkt, direction)) {
+			verdict = direction == PN_DIR_INGRESS ? pn_decap_to_pod(skb, cfg) : -1;
+			return verdict >= 0 ? verdict : TC_ACT_OK;
+		}
 	}
 	verdict = pn_judge(skb->ifindex, direction, parsed, &pkt, ep);
 	if (verdict != TC_ACT_OK || parsed != PN_PARSE_IPV4)

@@ -34,7 +34,9 @@ static __always_inline long pn_fib(struct __sk_buff *skb, const struct pn_packet
 	fib->l4_protocol = pkt->protocol;
 	fib->sport = pkt->sport;
 	fib->dport = pkt->dport;
-	fib->tot_len = skb->len - ETH_HLEN;
+	/* 0: the kernel checks the packet itself against the MTU of the device it would leave by,
+	 * GSO-aware (a length here fails every GSO packet with FRAG_NEEDED). */
+	fib->tot_len = 0;
 	fib->ipv4_src = pkt->saddr;
 	fib->ipv4_dst = pkt->daddr;
 	fib->ifindex = skb->ifindex;

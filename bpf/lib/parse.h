@@ -55,11 +55,13 @@ struct pn_icmphdr {
 #define PN_ICMP_ECHOREPLY 0
 #define PN_ICMP_ECHO 8
 
-static __always_inline int pn_parse(struct __sk_buff *skb, struct pn_packet *pkt)
+/* Parses the Ethernet frame that starts `offset` bytes into the packet (0, or past an outer
+ * header that is about to be removed). */
+static __always_inline int pn_parse_at(struct __sk_buff *skb, struct pn_packet *pkt, __u32 offset)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
+	struct ethhdr *eth = data + offset;
 	struct iphdr *ip;
 	void *l4;
 	__u32 ihl;
@@ -130,6 +132,11 @@ static __always_inline int pn_parse(struct __sk_buff *skb, struct pn_packet *pkt
 		break;
 	}
 	return PN_PARSE_IPV4;
+}
+
+static __always_inline int pn_parse(struct __sk_buff *skb, struct pn_packet *pkt)
+{
+	return pn_parse_at(skb, pkt, 0);
 }
 
 #endif /* PODNET_BPF_LIB_PARSE_H */
