@@ -161,6 +161,25 @@ static __noinline int pn_judge(__u32 ifindex, __u32 direction, __u32 parsed,
 	return TC_ACT_OK;
 }
 
+static __always_inline int pn_fast_path(const struct pn_config *cfg)
+{
+	return cfg && (cfg->flags & PN_CONFIG_FAST_FORWARD);
+}
+
+/* The local pod behind the device pn_fib chose, when the FIB also knows the pod's MAC (rc
+ * SUCCESS), so the packet can go straight into it; NULL otherwise. */
+static __always_inline struct pn_endpoint_value *pn_local_pod(const struct bpf_fib_lookup *fib,
+							      long rc)
+{
+	struct pn_endpoint_key key = { .ifindex = fib->ifindex };
+	struct pn_endpoint_value *ep;
+
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return NULL;
+	ep = bpf_map_lookup_elem(&pn_endpoints, &key);
+	return ep && ep->identity != PN_IDENTITY_HOST ? ep : NULL;
+}
+
 /* An IPv4 packet podnet has let through, on a hook where it enters the node (a pod's send on its
  * veth's tc ingress, or a node device's tc ingress): the fast path may forward it straight on,
  * into a local pod once that pod's ingress allows it. */
@@ -168,25 +187,20 @@ static __always_inline int pn_pass(struct __sk_buff *skb, const struct pn_packet
 				   const struct pn_config *cfg, int entering)
 {
 	struct bpf_fib_lookup fib = {};
-	struct pn_endpoint_key peer_key = {};
-	struct pn_endpoint_value *peer;
+	struct pn_endpoint_value *pod;
 	long rc;
 	int verdict;
 
-	if (!entering || !cfg || !(cfg->flags & PN_CONFIG_FAST_FORWARD) || pkt->later_fragment)
+	if (!entering || !pn_fast_path(cfg) || pkt->later_fragment)
 		return TC_ACT_OK;
 	rc = pn_fib(skb, pkt, &fib);
 	if (rc < 0)
 		return TC_ACT_OK;
-	peer_key.ifindex = fib.ifindex;
-	peer = bpf_map_lookup_elem(&pn_endpoints, &peer_key);
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS && peer && peer->identity != PN_IDENTITY_HOST) {
-		verdict = pn_judge(fib.ifindex, PN_DIR_INGRESS, PN_PARSE_IPV4, pkt, peer);
-		if (verdict != TC_ACT_OK)
-			return verdict;
-		return pn_redirect(skb, &fib, rc, 1);
-	}
-	return pn_redirect(skb, &fib, rc, 0);
+	pod = pn_local_pod(&fib, rc);
+	if (!pod)
+		return pn_redirect(skb, &fib, rc, 0);
+	verdict = pn_judge(fib.ifindex, PN_DIR_INGRESS, PN_PARSE_IPV4, pkt, pod);
+	return verdict != TC_ACT_OK ? verdict : pn_redirect(skb, &fib, rc, 1);
 }
 
 /* The overlay's own packets between this node and another (pn_config.tunnel_port): the host
@@ -207,13 +221,13 @@ static __always_inline int pn_is_tunnel(const struct pn_config *cfg, const struc
 
 /* The fast path's receive side of the overlay: a VXLAN packet from another node for a local pod,
  * on a node device's tc ingress, is judged as that pod's ingress, decapsulated here and handed
- * straight to the pod (no outer IP/UDP receive, no VXLAN device, no GRO cell). Returns -1 when
- * the kernel's VXLAN device should take it instead (anything unusual, or not for a local pod). */
+ * straight to the pod (no outer IP/UDP receive, no VXLAN device, no GRO cell). Anything unusual,
+ * or not for a local pod, passes on (TC_ACT_OK) to the kernel's VXLAN device. */
 static __always_inline int pn_decap_to_pod(struct __sk_buff *skb, const struct pn_config *cfg)
 {
+	const __u32 headers = PN_VXLAN_INNER + ETH_HLEN + 20 + 20; /* through the inner L4 ports */
 	struct pn_packet inner = {};
 	struct bpf_fib_lookup fib = {};
-	struct pn_endpoint_key pod_key = {};
 	struct pn_endpoint_value *pod;
 	void *data, *data_end;
 	struct iphdr *outer;
@@ -221,26 +235,27 @@ static __always_inline int pn_decap_to_pod(struct __sk_buff *skb, const struct p
 	long rc;
 	int verdict;
 
-	if (!cfg || !(cfg->flags & PN_CONFIG_FAST_FORWARD))
-		return -1;
-	/* The inner headers into the linear area (a GSO packet may hold them in its fragments). */
-	bpf_skb_pull_data(skb, PN_VXLAN_INNER + ETH_HLEN + 20 + 20);
+	if (!pn_fast_path(cfg))
+		return TC_ACT_OK;
+	/* A GSO packet may hold the inner headers in its fragments: into the linear area. */
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
+	if (data + headers > data_end) {
+		if (bpf_skb_pull_data(skb, headers) != 0)
+			return TC_ACT_OK;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+	}
 	outer = data + ETH_HLEN;
 	vxlan = data + PN_VXLAN_INNER - 8;
 	if ((void *)(vxlan + 8) > data_end || outer->ihl != 5 || vxlan[0] != PN_VXLAN_FLAG_VNI)
-		return -1;
+		return TC_ACT_OK;
 	if (pn_parse_at(skb, &inner, PN_VXLAN_INNER) != PN_PARSE_IPV4 || inner.later_fragment)
-		return -1;
-	inner.len = skb->len - PN_VXLAN_INNER;
+		return TC_ACT_OK;
 	rc = pn_fib(skb, &inner, &fib);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
-		return -1;
-	pod_key.ifindex = fib.ifindex;
-	pod = bpf_map_lookup_elem(&pn_endpoints, &pod_key);
-	if (!pod || pod->identity == PN_IDENTITY_HOST)
-		return -1;
+	pod = rc < 0 ? NULL : pn_local_pod(&fib, rc);
+	if (!pod)
+		return TC_ACT_OK;
 	verdict = pn_judge(fib.ifindex, PN_DIR_INGRESS, PN_PARSE_IPV4, &inner, pod);
 	if (verdict != TC_ACT_OK)
 		return verdict;
@@ -248,7 +263,7 @@ static __always_inline int pn_decap_to_pod(struct __sk_buff *skb, const struct p
 	 * (pn_redirect rewrites its addresses). A GSO packet keeps its segment size, and its tunnel
 	 * GSO bits, which only matter if it were segmented again; it is delivered locally. */
 	if (bpf_skb_adjust_room(skb, -PN_VXLAN_INNER, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO))
-		return -1;
+		return TC_ACT_OK;
 	return pn_redirect(skb, &fib, rc, 1);
 }
 
@@ -274,10 +289,8 @@ static __always_inline int pn_handle(struct __sk_buff *skb, __u8 direction)
 		if (pn_identity_of(direction == PN_DIR_INGRESS ? pkt.daddr : pkt.saddr) !=
 		    PN_IDENTITY_HOST)
 			return pn_pass(skb, &pkt, cfg, entering);
-		if (pn_is_tunnel(cfg, &pkt, direction)) {
-			verdict = direction == PN_DIR_INGRESS ? pn_decap_to_pod(skb, cfg) : -1;
-			return verdict >= 0 ? verdict : TC_ACT_OK;
-		}
+		if (pn_is_tunnel(cfg, &pkt, direction))
+			return direction == PN_DIR_INGRESS ? pn_decap_to_pod(skb, cfg) : TC_ACT_OK;
 	}
 	verdict = pn_judge(skb->ifindex, direction, parsed, &pkt, ep);
 	if (verdict != TC_ACT_OK || parsed != PN_PARSE_IPV4)

@@ -66,7 +66,7 @@ static __always_inline int pn_parse_at(struct __sk_buff *skb, struct pn_packet *
 	void *l4;
 	__u32 ihl;
 
-	pkt->len = skb->len;
+	pkt->len = skb->len - offset; /* the frame's length */
 	if ((void *)(eth + 1) > data_end)
 		return PN_PARSE_MALFORMED;
 	if (eth->h_proto == bpf_htons(ETH_P_ARP))
