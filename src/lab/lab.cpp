@@ -279,6 +279,7 @@ Result<ProcessRecord> Lab::startServer(const std::string& who, const std::string
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  fs::remove(ready, ec);  // read once: nothing stays behind for a pod deleted later
   return process;
 }
 

@@ -63,7 +63,7 @@ class Layout {
   std::string libDir() const { return "/var/lib/" + name_; }
   std::string logDir() const { return "/var/log/" + name_; }
   std::string stateFile() const { return runDir() + "/lab.json"; }
-  // Created by a lab server once it listens (named like its log).
+  // Created by a lab server once it listens (named like its log); removed once seen.
   std::string serverReadyFile(const std::string& process) const {
     return runDir() + "/" + process + ".ready";
   }
