@@ -122,6 +122,45 @@ TEST_P(LabClusterTest, PodAddNamesWhatIsWrong) {
   EXPECT_NE(twice.out.find("already exists"), std::string::npos) << twice.out;
 }
 
+// Which path a stream takes: with the fast path the tc programs carry it (the nodes forward next
+// to nothing, and over vxlan the receiving node's VXLAN device sees next to nothing, because its
+// uplink program decapsulates into the pod); without it the nodes' IP stack forwards every packet
+// (netfilter, and so kube-proxy, sees it). Counts packets, not time.
+TEST_P(LabClusterTest, AStreamTakesThePathTheConfigurationPromises) {
+  auto counter = [&](const std::string& target, const std::string& command) -> uint64_t {
+    auto run = lab("exec " + target + " -- " + command);
+    EXPECT_EQ(run.status, 0) << run.out;
+    return std::strtoull(run.out.c_str(), nullptr, 10);
+  };
+  auto forwarded = [&](const std::string& node) {
+    return counter(node, "awk '/^Ip: [0-9]/ {print $7}' /proc/net/snmp");  // ForwDatagrams
+  };
+  auto rxPackets = [&](const std::string& target, const std::string& device) {
+    return counter(target, "cat /sys/class/net/" + device + "/statistics/rx_packets");
+  };
+  const bool fastPath = GetParam().find("--fast-path") != std::string::npos;
+  const bool vxlan = GetParam().rfind("vxlan", 0) == 0;
+  ASSERT_EQ(lab("exec demo/c -- iperf3 --server --one-off --daemon --port 5201").status, 0);
+  const uint64_t fwd1 = forwarded("n1"), fwd2 = forwarded("n2"),
+                 podRx = rxPackets("demo/c", "eth0");
+  const uint64_t vxlanRx = vxlan ? rxPackets("n2", "podnet.vxlan") : 0;
+  auto stream =
+      lab("exec demo/a -- iperf3 --client " + ipOf("demo/c") + " --port 5201 --bytes 100M");
+  ASSERT_EQ(stream.status, 0) << stream.out;
+  const uint64_t received = rxPackets("demo/c", "eth0") - podRx;
+  const uint64_t viaStack = forwarded("n1") - fwd1 + forwarded("n2") - fwd2;
+  ASSERT_GT(received, 1000u);  // 100 MB arrived, in GSO packets of up to 64 KB
+  if (fastPath) {
+    EXPECT_LT(viaStack, received / 20) << "forwarded by the nodes' IP stack of " << received;
+    if (vxlan) {
+      EXPECT_LT(rxPackets("n2", "podnet.vxlan") - vxlanRx, received / 20)
+          << "through n2's VXLAN device of " << received;
+    }
+  } else {
+    EXPECT_GE(viaStack, received) << "forwarded by the nodes' IP stack of " << received;
+  }
+}
+
 // Each backend, with podnet's forwarding (the kernel's IP stack) and with the fast path (the tc
 // programs forward; podnetd --fast-path).
 INSTANTIATE_TEST_SUITE_P(Backends, LabClusterTest, ::testing::ValuesIn(kLabBackends),
