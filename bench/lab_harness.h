@@ -89,6 +89,22 @@ class NetnsChild {
   UniqueFd out_;
 };
 
+// Keeps the CPUs out of idle states that take long to leave while it lives (a PM QoS request of
+// 0 us on /dev/cpu_dma_latency; idle CPUs poll instead). A round trip that finds its CPU halted
+// pays the wake-up, ~90 us on the CI machine against ~35 us for the trip itself, and whether it
+// does depends on how busy the machine is, not on the path: without this, p50s flip between the
+// two from run to run, for pods and nodes alike. An unavailable device is not an error (the
+// benchmark then says so).
+class CpuLatencyHold {
+ public:
+  static CpuLatencyHold acquire();
+  bool held() const { return fd_.valid(); }
+
+ private:
+  explicit CpuLatencyHold(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
 // An iperf3 server on kIperfPort in netns, once it listens.
 Result<NetnsChild> startIperfServer(const std::string& netns, const std::string& labName);
 // One iperf3 run from netns to destination: the receiver's throughput in Gbit/s.

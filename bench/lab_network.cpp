@@ -67,7 +67,8 @@ struct Options {
   int pods = 50;
   std::string binDir = PODNET_DEFAULT_BIN_DIR;
   std::string labName = "pnbench";
-  bool fastPath = false;  // the network section's agents run with --fast-path
+  bool fastPath = false;   // the network section's agents run with --fast-path
+  bool allowIdle = false;  // leave the CPUs' idle states alone (see CpuLatencyHold)
   PolicyOptions policy;
 };
 
@@ -389,6 +390,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--fast-path", options.fastPath,
                "The network section's agents forward from their tc programs (podnetd --fast-path)");
+  app.add_flag("--allow-idle", options.allowIdle,
+               "Let idle CPUs halt during the run (by default they poll, so that a round trip "
+               "never pays a CPU's wake-up)");
   app.add_option("--lab-name", options.labName, "The benchmark's own lab")->capture_default_str();
   app.add_option("--policy-backend", options.policy.backend, "The policy section's backend")
       ->check(CLI::IsMember({"vxlan", "host-gw"}))
@@ -430,6 +434,13 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines in order with errors on stderr
 
+  std::optional<podnet::bench::CpuLatencyHold> awake;
+  if (!options.allowIdle) {
+    awake = podnet::bench::CpuLatencyHold::acquire();
+    std::printf("CPUs %s\n", awake->held()
+                                 ? "kept out of idle states (/dev/cpu_dma_latency 0)"
+                                 : "may halt when idle: /dev/cpu_dma_latency unavailable");
+  }
   podnet::Status done;
   try {
     done = podnet::bench::run(options);
