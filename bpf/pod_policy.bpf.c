@@ -237,11 +237,12 @@ static __always_inline int pn_decap_to_pod(struct __sk_buff *skb, const struct p
 
 	if (!pn_fast_path(cfg))
 		return TC_ACT_OK;
-	/* A GSO packet may hold the inner headers in its fragments: into the linear area. */
+	/* A GSO packet may hold the inner headers in its fragments: into the linear area (as much
+	 * of them as a short packet has). */
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 	if (data + headers > data_end) {
-		if (bpf_skb_pull_data(skb, headers) != 0)
+		if (bpf_skb_pull_data(skb, skb->len < headers ? skb->len : headers) != 0)
 			return TC_ACT_OK;
 		data = (void *)(long)skb->data;
 		data_end = (void *)(long)skb->data_end;
@@ -253,7 +254,7 @@ static __always_inline int pn_decap_to_pod(struct __sk_buff *skb, const struct p
 	if (pn_parse_at(skb, &inner, PN_VXLAN_INNER) != PN_PARSE_IPV4 || inner.later_fragment)
 		return TC_ACT_OK;
 	rc = pn_fib(skb, &inner, &fib);
-	pod = rc < 0 ? NULL : pn_local_pod(&fib, rc);
+	pod = pn_local_pod(&fib, rc);
 	if (!pod)
 		return TC_ACT_OK;
 	verdict = pn_judge(fib.ifindex, PN_DIR_INGRESS, PN_PARSE_IPV4, &inner, pod);

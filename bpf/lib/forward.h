@@ -34,9 +34,11 @@ static __always_inline long pn_fib(struct __sk_buff *skb, const struct pn_packet
 	fib->l4_protocol = pkt->protocol;
 	fib->sport = pkt->sport;
 	fib->dport = pkt->dport;
-	/* 0: the kernel checks the packet itself against the MTU of the device it would leave by,
-	 * GSO-aware (a length here fails every GSO packet with FRAG_NEEDED). */
-	fib->tot_len = 0;
+	/* The parsed packet's IP length against the MTU of the device it would leave by; for a GSO
+	 * packet 0, which has the kernel check the skb itself, GSO-aware (its length would fail
+	 * with FRAG_NEEDED). Not 0 for every packet: the skb may still carry an outer header that
+	 * is about to go (pn_decap_to_pod), and a full-size inner packet would then fail instead. */
+	fib->tot_len = skb->gso_size ? 0 : pkt->len - ETH_HLEN;
 	fib->ipv4_src = pkt->saddr;
 	fib->ipv4_dst = pkt->daddr;
 	fib->ifindex = skb->ifindex;
