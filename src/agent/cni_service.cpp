@@ -259,7 +259,19 @@ CniService::Reply CniService::add(const cni::Env& env, const cni::NetConf& conf)
     std::string why = committed ? "the address reservation disappeared" : committed.error().message;
     return {{}, cniError(cni::kStoreFailure, describe(env, conf) + ": " + why)};
   }
-  if (hooks_) hooks_->awaitEnforced(committed->revision);
+  if (hooks_) {
+    if (auto st = hooks_->awaitEnforced(a, committed->revision); !st) {
+      // Never answer with a pod its policy does not protect yet: undo the whole ADD.
+      if (auto gone = wiring_.detach(a.containerId, a.ifname); !gone) {
+        spdlog::error("{}: undoing the wiring after unenforced policy: {}", describe(env, conf),
+                      gone.error().message);
+      } else if (auto st2 = allocator.release(*ip, a.owner(), {store::Op::del(a.key())}); !st2) {
+        spdlog::error("{}: releasing {} after unenforced policy: {}", describe(env, conf),
+                      ip->str(), st2.error().message);
+      }
+      return {{}, cniError(cni::kTryAgainLater, describe(env, conf) + ": " + st.error().message)};
+    }
+  }
 
   cni::Result result;
   result.interfaces.push_back({a.hostVeth, a.hostMac, a.mtu, ""});

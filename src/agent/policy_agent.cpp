@@ -187,13 +187,16 @@ Status PolicyAgent::deviceWired(const std::string& hostVeth) {
   return bpf::attachPodDevice(hostVeth, program_);
 }
 
-void PolicyAgent::awaitEnforced(int64_t revision) {
+Status PolicyAgent::awaitEnforced(const Attachment& attachment, int64_t revision) {
   std::unique_lock lock(mutex_);
   if (!cv_.wait_for(lock, options_.enforceTimeout,
                     [&] { return enforcedRevision_ >= revision || stopping_; })) {
-    spdlog::warn("policy: revision {} not enforced after {} ms (enforced: {}); answering anyway",
-                 revision, options_.enforceTimeout.count(), enforcedRevision_);
+    return makeError(Errc::kUnavailable, "policy for " + attachment.owner() + " (store revision " +
+                                             std::to_string(revision) + ") not in force after " +
+                                             std::to_string(options_.enforceTimeout.count()) +
+                                             " ms");
   }
+  return okStatus();
 }
 
 Result<bpf::DropCounters> PolicyAgent::dropCounters() {

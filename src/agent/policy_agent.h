@@ -57,9 +57,10 @@ class EndpointHooks {
   virtual ~EndpointHooks() = default;
   // The pod's host-side device exists: put the programs on it, before the pod can send.
   virtual Status deviceWired(const std::string& hostVeth) = 0;
-  // The ADD was committed at this store revision: returns once the maps reflect it (or after the
-  // timeout, which is logged).
-  virtual void awaitEnforced(int64_t revision) = 0;
+  // The ADD of `attachment` was committed at this store revision. Returns once the pod's endpoint
+  // entry and every policy that applies to it are in the maps; an error when they cannot be in
+  // force within the CNI call, and the ADD then fails with code 11 and is undone.
+  virtual Status awaitEnforced(const Attachment& attachment, int64_t revision) = 0;
 };
 
 // A flow event and the text that names what decided it ("NetworkPolicy x/web ingress[0]",
@@ -76,7 +77,7 @@ class PolicyAgent : public EndpointHooks {
   PolicyAgent& operator=(const PolicyAgent&) = delete;
 
   Status deviceWired(const std::string& hostVeth) override;
-  void awaitEnforced(int64_t revision) override;
+  Status awaitEnforced(const Attachment& attachment, int64_t revision) override;
 
   Result<bpf::DropCounters> dropCounters();
 
