@@ -1,6 +1,30 @@
 #include "agent/attachment.h"
 
 namespace podnet::agent {
+namespace {
+
+Result<Attachment::State> stateFromName(const std::string& name) {
+  for (int i = 0; i < static_cast<int>(Attachment::State::kCount); ++i) {
+    auto state = static_cast<Attachment::State>(i);
+    if (name == stateName(state)) return state;
+  }
+  return makeError(Errc::kDecode, "attachment record: state \"" + name +
+                                      "\" is not pending, ready or releasing (written by a newer "
+                                      "podnet?)");
+}
+
+// "" (a pending attachment has no veth yet) is no MAC; anything else must parse.
+Result<std::optional<MacAddress>> macField(const nlohmann::json& j, const char* field) {
+  const std::string text = j.value(field, "");
+  if (text.empty()) return std::optional<MacAddress>();
+  auto mac = MacAddress::parse(text);
+  if (!mac)
+    return makeError(Errc::kDecode,
+                     std::string("attachment record: ") + field + ": " + mac.error().message);
+  return std::optional<MacAddress>(*mac);
+}
+
+}  // namespace
 
 const char* stateName(Attachment::State state) {
   switch (state) {
@@ -10,8 +34,10 @@ const char* stateName(Attachment::State state) {
       return "ready";
     case Attachment::State::kReleasing:
       return "releasing";
+    case Attachment::State::kCount:
+      break;
   }
-  return "pending";
+  return "invalid";
 }
 
 nlohmann::json toJson(const Attachment& a) {
@@ -27,8 +53,8 @@ nlohmann::json toJson(const Attachment& a) {
       {"address", a.address.str()},
       {"gateway", a.gateway.str()},
       {"hostVeth", a.hostVeth},
-      {"hostMac", a.hostMac},
-      {"podMac", a.podMac},
+      {"hostMac", a.hostMac ? a.hostMac->str() : ""},
+      {"podMac", a.podMac ? a.podMac->str() : ""},
       {"mtu", a.mtu},
       {"node", a.node},
       {"createdAt", a.createdAt},
@@ -52,15 +78,12 @@ Result<Attachment> attachmentFromJson(const std::string& text) {
     a.address = PODNET_TRY(Ipv4Prefix::parse(j.at("address").get<std::string>()));
     a.gateway = PODNET_TRY(Ipv4::parse(j.at("gateway").get<std::string>()));
     a.hostVeth = j.value("hostVeth", "");
-    a.hostMac = j.value("hostMac", "");
-    a.podMac = j.value("podMac", "");
+    a.hostMac = PODNET_TRY(macField(j, "hostMac"));
+    a.podMac = PODNET_TRY(macField(j, "podMac"));
     a.mtu = j.value("mtu", 0);
     a.node = j.value("node", "");
     a.createdAt = j.value("createdAt", int64_t{0});
-    const std::string state = j.value("state", "");
-    a.state = state == "ready"       ? Attachment::State::kReady
-              : state == "releasing" ? Attachment::State::kReleasing
-                                     : Attachment::State::kPending;
+    a.state = PODNET_TRY(stateFromName(j.at("state").get<std::string>()));
     return a;
   } catch (const nlohmann::json::exception& e) {
     return makeError(Errc::kDecode, std::string("attachment record: ") + e.what());

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "common/ip.h"
+#include "common/mac.h"
 #include "common/result.h"
 
 namespace podnet::agent {
@@ -15,7 +17,8 @@ namespace podnet::agent {
 struct Attachment {
   // pending: address reserved, wiring not finished. ready: the runtime got its result.
   // releasing: DEL answered; the veth is being removed, the address is still held until it is.
-  enum class State { kPending, kReady, kReleasing };
+  // kCount is not a state: it counts them, so code and tests can visit every one.
+  enum class State { kPending, kReady, kReleasing, kCount };
 
   std::string network;
   std::string containerId;
@@ -28,12 +31,15 @@ struct Attachment {
   Ipv4Prefix address;  // pod address with the pool's prefix length
   Ipv4 gateway;
   std::string hostVeth;
-  std::string hostMac;
-  std::string podMac;
+  std::optional<MacAddress> hostMac;  // known once the veth exists (none while pending)
+  std::optional<MacAddress> podMac;
   int mtu = 0;
   std::string node;
   int64_t createdAt = 0;  // unix seconds
   State state = State::kPending;
+
+  // Every field: a record that survives the store encoding compares equal to the original.
+  bool operator==(const Attachment&) const = default;
 
   // The store key and the allocation owner both name the attachment the same way.
   std::string key() const { return keyFor(network, containerId, ifname); }
@@ -47,6 +53,8 @@ struct Attachment {
 
 const char* stateName(Attachment::State);
 nlohmann::json toJson(const Attachment&);
+// Errc::kDecode naming the field when the record is not one podnet writes: a missing or unknown
+// state in particular is an error, never read as some state (reconcile acts on the state).
 Result<Attachment> attachmentFromJson(const std::string& text);
 
 }  // namespace podnet::agent

@@ -54,7 +54,11 @@ Result<WiredPod> configure(Socket& hostSock, Socket& podSock, const PodNetwork& 
     return inPod(pod, std::move(s).takeError());
   }
   PODNET_TRY_STATUS(netlink::replaceRoute(hostSock, hostRoute(pod, hostName), host->index));
-  return WiredPod{hostName, host->mac, (*podLink)->mac, (*podLink)->mtu};
+  auto hostMac = MacAddress::parse(host->mac);
+  if (!hostMac) return hostMac.error().context("veth " + hostName);
+  auto podMac = MacAddress::parse((*podLink)->mac);
+  if (!podMac) return inPod(pod, podMac.error().context("veth peer " + pod.ifname));
+  return WiredPod{hostName, *hostMac, *podMac, (*podLink)->mtu};
 }
 
 }  // namespace

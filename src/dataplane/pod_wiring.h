@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/ip.h"
+#include "common/mac.h"
 #include "common/result.h"
 #include "netlink/netns.h"
 
@@ -25,7 +26,8 @@ struct PodNetwork {
 };
 
 struct WiredPod {
-  std::string hostVeth, hostMac, podMac;
+  std::string hostVeth;
+  MacAddress hostMac, podMac;
   int mtu = 0;
 };
 

@@ -84,7 +84,7 @@ class OverlayTest : public testing::NetnsFixture, public ::testing::WithParamInt
                            Ipv4Prefix{pod.ip, 16}, ip("10.244.0.1"), overlay(i).podMtu()};
         auto wired = wiring->attach(network);
         ASSERT_TRUE(wired.ok()) << wired.error().message;
-        pod.hostMac = wired->hostMac;
+        pod.hostMac = wired->hostMac.str();
       }
     }
   }

@@ -87,9 +87,9 @@ TEST_F(PodWiringTest, TwoPodsReachTheGatewayEachOtherAndTheNode) {
 
   EXPECT_EQ(wiredA.hostVeth, hostVethName("ctr-a", "eth0"));
   EXPECT_EQ(wiredA.mtu, 1500);
-  EXPECT_EQ(wiredA.podMac, macOf(a, "eth0"));
-  EXPECT_EQ(wiredA.hostMac, macOf(node_, wiredA.hostVeth));
-  EXPECT_EQ(wiredB.podMac, macOf(b, "eth0"));
+  EXPECT_EQ(wiredA.podMac.str(), macOf(a, "eth0"));
+  EXPECT_EQ(wiredA.hostMac.str(), macOf(node_, wiredA.hostVeth));
+  EXPECT_EQ(wiredB.podMac.str(), macOf(b, "eth0"));
   EXPECT_NE(wiredA.podMac, wiredB.podMac);
   EXPECT_NE(output("ip -n " + a + " -o -4 addr show dev eth0").find("10.244.0.5/16"),
             std::string::npos);
@@ -220,7 +220,7 @@ TEST_F(PodWiringTest, SixteenConcurrentAttachesAllSucceedAndAreDistinct) {
   for (int i = 0; i < kPods; ++i) {
     ASSERT_TRUE(results[i].ok()) << results[i].error().message;
     veths.insert(results[i]->hostVeth);
-    macs.insert(results[i]->podMac);
+    macs.insert(results[i]->podMac.str());
     auto checked = wiring_->check(pods[i], *results[i]);
     EXPECT_TRUE(checked.ok()) << checked.error().message;
   }
