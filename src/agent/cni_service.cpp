@@ -1,6 +1,7 @@
 #include "agent/cni_service.h"
 
 #include <ctime>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -25,6 +26,10 @@ std::string argOr(const cni::Env& env, const char* key) {
 
 std::string describe(const cni::Env& env, const cni::NetConf& conf) {
   return "attachment " + conf.name + "/" + env.containerId + "/" + env.ifname;
+}
+
+std::string describe(const Attachment& a) {
+  return "attachment " + a.owner();
 }
 
 }  // namespace
@@ -161,6 +166,89 @@ Result<std::vector<Attachment>> CniService::localAttachments() {
   return all;
 }
 
+// One ADD's undo log. Each step of add() notes what it has done; unless the ADD succeeds, undo()
+// reverses exactly that, newest first. The address is given back only once the veth is known to
+// be gone: when removing the veth fails, the address stays reserved and the record stays, marked
+// pending, so that DEL, GC or reconcile after a restart retries the removal and then releases.
+class CniService::AddRollback {
+ public:
+  AddRollback(CniService& service, const Attachment& a) : service_(service), a_(a) {}
+  ~AddRollback() {
+    if (!settled_) undo();
+  }
+  AddRollback(const AddRollback&) = delete;
+  AddRollback& operator=(const AddRollback&) = delete;
+
+  // The address and the pending record exist.
+  void reserved(ipam::Allocator& allocator) { allocator_ = &allocator; }
+  // The reservation is no longer the ADD's (a concurrent DEL took it with the record).
+  void reservationLost() { allocator_ = nullptr; }
+  // From here on the veth may exist.
+  void wiring() { wiring_ = true; }
+  // The record says ready.
+  void committed() { committed_ = true; }
+  // The ADD succeeded: nothing is undone.
+  void keep() { settled_ = true; }
+
+  // Undoes what was done and fails the ADD with error, which then also says what was left.
+  Reply fail(cni::CniError error) {
+    std::string left = undo();
+    if (!left.empty()) error.msg += "; " + left;
+    return {{}, std::move(error)};
+  }
+
+ private:
+  // Returns "" when nothing is left behind, else what is left and why.
+  std::string undo() {
+    settled_ = true;
+    if (wiring_) {
+      if (auto gone = service_.wiring_.detach(a_.containerId, a_.ifname); !gone) {
+        std::string left = "undoing the ADD could not remove veth " + a_.hostVeth + " (" +
+                           gone.error().message + ")";
+        if (allocator_) {
+          left += keepPending() + ": address " + a_.address.addr.str() +
+                  " stays reserved until DEL, GC or a restart of podnetd removes the veth";
+        }
+        spdlog::error("{}: {}", describe(a_), left);
+        return left;
+      }
+    }
+    if (!allocator_) return "";
+    if (auto st = allocator_->release(a_.address.addr, a_.owner(), {store::Op::del(a_.key())});
+        !st) {
+      std::string left =
+          "releasing address " + a_.address.addr.str() + " failed (" + st.error().message +
+          "); the attachment stays recorded " +
+          stateName(committed_ ? Attachment::State::kReady : Attachment::State::kPending) +
+          " for DEL or GC to release";
+      spdlog::error("{}: {}", describe(a_), left);
+      return left;
+    }
+    return "";
+  }
+
+  // A committed record says ready, which reconcile keeps: it goes back to pending, which
+  // reconcile, GC and DEL all remove.
+  std::string keepPending() {
+    if (!committed_) return ", the attachment stays recorded pending";
+    Attachment pending = a_;
+    pending.state = Attachment::State::kPending;
+    auto put = service_.store_.txn({}, {store::Op::put(a_.key(), toJson(pending).dump())});
+    if (!put) {
+      return ", the attachment stays recorded ready (marking it pending failed: " +
+             put.error().message + "; DEL or GC removes it)";
+    }
+    return ", the attachment is recorded pending again";
+  }
+
+  CniService& service_;
+  const Attachment& a_;
+  ipam::Allocator* allocator_ = nullptr;
+  bool wiring_ = false;
+  bool committed_ = false;
+  bool settled_ = false;
+};
+
 CniService::Reply CniService::add(const cni::Env& env, const cni::NetConf& conf) {
   std::shared_lock lock(gcLock_);
   Attachment a;
@@ -171,115 +259,132 @@ CniService::Reply CniService::add(const cni::Env& env, const cni::NetConf& conf)
   a.podNamespace = argOr(env, "K8S_POD_NAMESPACE");
   a.podName = argOr(env, "K8S_POD_NAME");
   a.podUid = argOr(env, "K8S_POD_UID");
-  auto subnet = pools_.forNamespace(a.podNamespace);
-  if (!subnet) {
-    return {{}, cniError(cni::kStoreFailure, describe(env, conf) + ": " + subnet.error().message)};
-  }
-  ipam::Allocator& allocator = *subnet->allocator;
-  a.pool = allocator.pool().config().name;
-  a.gateway = allocator.pool().gateway();
   a.hostVeth = dataplane::hostVethName(env.containerId, env.ifname);
   a.mtu = conf.mtu.value_or(defaultMtu_);
   a.node = nodeName_;
   a.createdAt = static_cast<int64_t>(std::time(nullptr));
+  auto subnet = pools_.forNamespace(a.podNamespace);
+  if (!subnet) {
+    return {{}, cniError(cni::kStoreFailure, describe(a) + ": " + subnet.error().message)};
+  }
 
+  AddRollback rollback(*this, a);
+  if (auto e = reserve(a, *subnet, rollback)) return rollback.fail(std::move(*e));
+  if (auto e = wire(a, rollback)) return rollback.fail(std::move(*e));
+  int64_t revision = 0;
+  if (auto e = commit(a, *subnet->allocator, rollback, revision)) {
+    return rollback.fail(std::move(*e));
+  }
+  if (hooks_) {
+    // Never answer with a pod its policy does not protect yet: undo the whole ADD.
+    if (auto st = hooks_->awaitEnforced(a, revision); !st) {
+      return rollback.fail(cniError(cni::kTryAgainLater, describe(a) + ": " + st.error().message));
+    }
+  }
+  rollback.keep();
+
+  cni::Result result;
+  result.interfaces.push_back({a.hostVeth, a.hostMac->str(), a.mtu, ""});
+  result.interfaces.push_back({a.ifname, a.podMac->str(), a.mtu, a.netns});
+  result.ips.push_back({a.address, a.gateway, 1});
+  result.routes.push_back({*Ipv4Prefix::parse("0.0.0.0/0"), a.gateway, {}, {}, {}, {}, {}});
+  result.dns = conf.dns;
+  return {result, {}};
+}
+
+std::optional<cni::CniError> CniService::reserve(Attachment& a, const SubnetChoice& subnet,
+                                                 AddRollback& rollback) {
+  ipam::Allocator& allocator = *subnet.allocator;
+  a.pool = allocator.pool().config().name;
+  a.gateway = allocator.pool().gateway();
   // Reserve the address and record the attachment as pending in one transaction: a crash after
   // this point leaves a record that reconcile() or DEL cleans up, never an orphaned address.
-  auto reserve = [&] {
-    return allocator.allocate(a.owner(), {store::Compare::absent(a.key()), subnet->unchanged},
+  auto attempt = [&] {
+    return allocator.allocate(a.owner(), {store::Compare::absent(a.key()), subnet.unchanged},
                               [&](Ipv4 chosen) -> std::vector<store::Op> {
                                 Attachment pending = a;
                                 pending.address = allocator.pool().interfaceAddress(chosen);
                                 return {store::Op::put(a.key(), toJson(pending).dump())};
                               });
   };
-  auto ip = reserve();
+  auto ip = attempt();
   if (!ip && ip.error().code == Errc::kAlreadyExists) {
     // The same attachment may have just been DELeted and still be tearing down: that is not a
     // duplicate, so wait for it and try once more.
     auto existing = find(a.key());
     if (existing && *existing && (*existing)->state == Attachment::State::kReleasing) {
       queueTeardown(**existing);
-      if (awaitTeardown(a.key())) ip = reserve();
+      if (awaitTeardown(a.key())) ip = attempt();
     }
   }
-  if (!ip) {
-    const Error& e = ip.error();
-    if (e.code == Errc::kAlreadyExists) {
-      auto existing = find(a.key());
-      if (existing && !*existing) {
-        // Not a duplicate: the subnet changed between choosing it and reserving in it.
-        return {{},
-                cniError(cni::kTryAgainLater, describe(env, conf) + ": subnet " + a.pool +
-                                                  " changed during the ADD; try again")};
-      }
-      std::string where;
-      if (existing && *existing) where = " with address " + (*existing)->address.str();
-      return {
-          {},
-          cniError(cni::kAttachmentExists, describe(env, conf) + " already exists" + where +
-                                               "; the runtime must DEL it before adding it again")};
-    }
-    if (e.code == Errc::kExhausted) return {{}, cniError(cni::kPoolExhausted, e.message)};
-    return {{}, cniError(cni::kStoreFailure, describe(env, conf) + ": " + e.message)};
+  if (ip) {
+    a.address = allocator.pool().interfaceAddress(*ip);
+    rollback.reserved(allocator);
+    return std::nullopt;
   }
-  a.address = allocator.pool().interfaceAddress(*ip);
+  const Error& e = ip.error();
+  if (e.code == Errc::kExhausted) return cniError(cni::kPoolExhausted, e.message);
+  if (e.code != Errc::kAlreadyExists) {
+    return cniError(cni::kStoreFailure, describe(a) + ": " + e.message);
+  }
+  auto existing = find(a.key());
+  if (existing && !*existing) {
+    // Not a duplicate: the subnet changed between choosing it and reserving in it.
+    return cniError(cni::kTryAgainLater,
+                    describe(a) + ": subnet " + a.pool + " changed during the ADD; try again");
+  }
+  std::string where;
+  if (existing && *existing) where = " with address " + (*existing)->address.str();
+  return cniError(cni::kAttachmentExists, describe(a) + " already exists" + where +
+                                              "; the runtime must DEL it before adding it again");
+}
 
+std::optional<cni::CniError> CniService::wire(Attachment& a, AddRollback& rollback) {
   dataplane::PodNetwork net{a.containerId, a.ifname, a.netns, a.address, a.gateway, a.mtu};
   auto wired = wiring_.attach(net);
-  if (wired && hooks_) {
-    if (auto st = hooks_->deviceWired(a.hostVeth); !st) {
-      (void)wiring_.detach(a.containerId, a.ifname);
-      wired = std::move(st).takeError().context("policy on " + a.hostVeth);
-    }
-  }
+  // attach creates nothing when a name is taken (the pod's interface, or the host veth of the
+  // same container and ifname in another network, which is not this ADD's to remove). After any
+  // other failure its own rollback may have failed too, so the veth may exist.
+  if (wired || wired.error().code != Errc::kAlreadyExists) rollback.wiring();
   if (!wired) {
-    // Nothing of this ADD may survive its failure: give the address back with the record.
-    if (auto st = allocator.release(*ip, a.owner(), {store::Op::del(a.key())}); !st) {
-      spdlog::error("{}: releasing {} after a failed ADD: {}", describe(env, conf), ip->str(),
-                    st.error().message);
-    }
     const Error& e = wired.error();
-    int code = e.code == Errc::kNotFound        ? cni::kInvalidEnvironment
-               : e.code == Errc::kAlreadyExists ? cni::kAttachmentExists
-                                                : cni::kDataplaneFailure;
-    std::string msg = e.code == Errc::kNotFound ? "CNI_NETNS " + env.netns + ": " + e.message
-                                                : describe(env, conf) + ": " + e.message;
-    return {{}, cniError(code, msg)};
+    if (e.code == Errc::kNotFound) {
+      return cniError(cni::kInvalidEnvironment, "CNI_NETNS " + a.netns + ": " + e.message);
+    }
+    return cniError(
+        e.code == Errc::kAlreadyExists ? cni::kAttachmentExists : cni::kDataplaneFailure,
+        describe(a) + ": " + e.message);
   }
   a.hostMac = wired->hostMac;
   a.podMac = wired->podMac;
-  a.state = Attachment::State::kReady;
-  auto committed =
-      store_.txn({store::Compare::valueIs(ipam::reservationKey(allocator.pool(), *ip), a.owner())},
-                 {store::Op::put(a.key(), toJson(a).dump())});
-  if (!committed || !committed->succeeded) {
-    // The reservation vanished under us (a concurrent GC or DEL): undo the wiring.
-    (void)wiring_.detach(a.containerId, a.ifname);
-    std::string why = committed ? "the address reservation disappeared" : committed.error().message;
-    return {{}, cniError(cni::kStoreFailure, describe(env, conf) + ": " + why)};
-  }
   if (hooks_) {
-    if (auto st = hooks_->awaitEnforced(a, committed->revision); !st) {
-      // Never answer with a pod its policy does not protect yet: undo the whole ADD.
-      if (auto gone = wiring_.detach(a.containerId, a.ifname); !gone) {
-        spdlog::error("{}: undoing the wiring after unenforced policy: {}", describe(env, conf),
-                      gone.error().message);
-      } else if (auto st2 = allocator.release(*ip, a.owner(), {store::Op::del(a.key())}); !st2) {
-        spdlog::error("{}: releasing {} after unenforced policy: {}", describe(env, conf),
-                      ip->str(), st2.error().message);
-      }
-      return {{}, cniError(cni::kTryAgainLater, describe(env, conf) + ": " + st.error().message)};
+    if (auto st = hooks_->deviceWired(a.hostVeth); !st) {
+      return cniError(cni::kDataplaneFailure,
+                      describe(a) + ": policy on " + a.hostVeth + ": " + st.error().message);
     }
   }
+  return std::nullopt;
+}
 
-  cni::Result result;
-  result.interfaces.push_back({a.hostVeth, a.hostMac, a.mtu, ""});
-  result.interfaces.push_back({a.ifname, a.podMac, a.mtu, a.netns});
-  result.ips.push_back({a.address, a.gateway, 1});
-  result.routes.push_back({*Ipv4Prefix::parse("0.0.0.0/0"), a.gateway, {}, {}, {}, {}, {}});
-  result.dns = conf.dns;
-  return {result, {}};
+std::optional<cni::CniError> CniService::commit(Attachment& a, ipam::Allocator& allocator,
+                                                AddRollback& rollback, int64_t& revision) {
+  Attachment ready = a;
+  ready.state = Attachment::State::kReady;
+  auto committed = store_.txn(
+      {store::Compare::valueIs(ipam::reservationKey(allocator.pool(), a.address.addr), a.owner())},
+      {store::Op::put(a.key(), toJson(ready).dump())});
+  if (!committed)
+    return cniError(cni::kStoreFailure, describe(a) + ": " + committed.error().message);
+  if (!committed->succeeded) {
+    // The reservation vanished under us (a concurrent DEL took it with the record): only the
+    // wiring is left to undo.
+    rollback.reservationLost();
+    return cniError(cni::kStoreFailure, describe(a) + ": the address reservation disappeared");
+  }
+  a.state = Attachment::State::kReady;
+  rollback.committed();
+  revision = committed->revision;
+  return std::nullopt;
 }
 
 Status CniService::remove(const Attachment& a) {
@@ -337,7 +442,8 @@ CniService::Reply CniService::check(const cni::Env& env, const cni::NetConf& con
                 describe(env, conf) + ": prevResult does not list its address " + a.address.str())};
   }
   dataplane::PodNetwork net{a.containerId, a.ifname, env.netns, a.address, a.gateway, a.mtu};
-  dataplane::WiredPod wired{a.hostVeth, a.hostMac, a.podMac, a.mtu};
+  dataplane::WiredPod wired{a.hostVeth, a.hostMac.value_or(MacAddress{}),
+                            a.podMac.value_or(MacAddress{}), a.mtu};
   if (auto st = wiring_.check(net, wired); !st) {
     return {{}, cniError(cni::kAttachmentInvalid, describe(env, conf) + ": " + st.error().message)};
   }
@@ -357,7 +463,7 @@ CniService::Reply CniService::gc(const cni::NetConf& conf) {
     spdlog::info("GC: releasing {} ({})", a.owner(), a.address.str());
     if (auto st = remove(a); !st) failures.push_back(a.owner() + ": " + st.error().message);
   }
-  if (auto stray = removeStrayVeths(); !stray) failures.push_back(stray.error().message);
+  removeStrayVeths(failures);
   if (!failures.empty()) {
     std::string msg = "GC could not remove " + std::to_string(failures.size()) + " attachment(s)";
     std::string details;
@@ -383,40 +489,113 @@ CniService::Reply CniService::status() {
   return {};
 }
 
-Status CniService::reconcile() {
+ReconcileReport CniService::reconcile() {
   std::unique_lock lock(gcLock_);
-  auto all = PODNET_TRY(localAttachments());
-  size_t kept = 0;
-  size_t released = 0;
-  for (const auto& a : all) {
-    if (a.state != Attachment::State::kReady) {
-      // Pending: the ADD never returned a result to the runtime. Releasing: DEL was answered
-      // but its teardown did not finish. Either way the runtime holds nothing: undo it.
-      spdlog::info("reconcile: finishing {} {} ({})", stateName(a.state), a.owner(),
-                   a.address.str());
-      PODNET_TRY_STATUS(remove(a));
-      ++released;
+  ReconcileReport report;
+  auto fail = [&](std::string what) {
+    spdlog::error("reconcile: {}", what);
+    report.failures.push_back(std::move(what));
+  };
+  auto stored = storedAttachments();
+  if (!stored) {
+    // Without the records nothing can be told apart from a stray: touch nothing.
+    fail("listing attachments: " + stored.error().message + "; nothing removed");
+    return report;
+  }
+  for (const auto& [key, value] : stored->undecodable) {
+    auto why = attachmentFromJson(value);
+    fail("store key " + key + ": " + why.error().message + "; its pod is left alone");
+  }
+  for (const auto& a : stored->decoded) {
+    if (a.node != nodeName_) continue;
+    if (a.state == Attachment::State::kReady) {
+      ++report.kept;
       continue;
     }
-    ++kept;
+    // Pending: the ADD never returned a result to the runtime. Releasing: DEL was answered
+    // but its teardown did not finish. Either way the runtime holds nothing: undo it.
+    spdlog::info("reconcile: finishing {} {} ({})", stateName(a.state), a.owner(), a.address.str());
+    if (auto st = remove(a); !st) {
+      fail(describe(a) + ": " + st.error().message + "; left " + stateName(a.state));
+      continue;
+    }
+    ++report.finished;
   }
-  size_t removed = PODNET_TRY(removeStrayVeths());
-  spdlog::info("reconcile: {} attachment(s) kept, {} unfinished removed, {} stray veth(s) removed",
-               kept, released, removed);
-  return okStatus();
+  report.strayVethsRemoved = removeStrayVeths(report.failures);
+  spdlog::info(
+      "reconcile: {} attachment(s) kept, {} unfinished removed, {} stray veth(s) removed, {} "
+      "failure(s)",
+      report.kept, report.finished, report.strayVethsRemoved, report.failures.size());
+  return report;
 }
 
-Result<size_t> CniService::removeStrayVeths() {
-  std::set<std::string> owned;
-  for (const auto& a : PODNET_TRY(localAttachments())) owned.insert(a.hostVeth);
-  auto nl = PODNET_TRY(netlink::Socket::open());
+Result<CniService::StoredAttachments> CniService::storedAttachments() {
+  StoredAttachments out;
+  for (auto& kv : PODNET_TRY(store_.list(Attachment::kPrefix))) {
+    auto a = attachmentFromJson(kv.value);
+    if (a) {
+      out.decoded.push_back(std::move(*a));
+    } else {
+      out.undecodable.emplace_back(std::move(kv.key), std::move(kv.value));
+    }
+  }
+  return out;
+}
+
+size_t CniService::removeStrayVeths(std::vector<std::string>& failures) {
+  auto fail = [&](std::string what) {
+    spdlog::error("stray veths: {}", what);
+    failures.push_back(std::move(what));
+  };
+  auto stored = storedAttachments();
+  if (!stored) {
+    fail("listing attachments: " + stored.error().message + "; no veth removed");
+    return 0;
+  }
+  // Which veth each record owns, whatever its node: the node name is only a label (the host
+  // name by default), and a veth on this host that a record names is a pod, not a stray.
+  std::map<std::string, std::string> ownerNode;  // host veth -> node name of its record
+  for (const auto& a : stored->decoded) ownerNode.emplace(a.hostVeth, a.node);
+  for (const auto& [key, value] : stored->undecodable) {
+    // ".../<network>/<containerId>/<ifname>": the veth name comes from the last two.
+    auto ifnameAt = key.rfind('/');
+    auto idAt = ifnameAt == std::string::npos ? ifnameAt : key.rfind('/', ifnameAt - 1);
+    if (idAt == std::string::npos) continue;
+    ownerNode.emplace(dataplane::hostVethName(key.substr(idAt + 1, ifnameAt - idAt - 1),
+                                              key.substr(ifnameAt + 1)),
+                      "");
+  }
+  auto veths = wiring_.listHostVeths();
+  if (!veths) {
+    fail(veths.error().message);
+    return 0;
+  }
+  auto nl = netlink::Socket::open();
+  if (!nl) {
+    fail(nl.error().message);
+    return 0;
+  }
+  std::map<std::string, size_t> otherNodes;  // node name -> veths here its records own
   size_t removed = 0;
-  for (const auto& name : PODNET_TRY(wiring_.listHostVeths())) {
-    if (owned.count(name)) continue;
+  for (const auto& name : *veths) {
+    if (auto owner = ownerNode.find(name); owner != ownerNode.end()) {
+      if (!owner->second.empty() && owner->second != nodeName_) ++otherNodes[owner->second];
+      continue;
+    }
     // Deleting the host side removes the peer and every route through it.
     spdlog::info("removing veth {} that no attachment owns", name);
-    PODNET_TRY_STATUS(netlink::deleteLink(nl, name));
+    if (auto st = netlink::deleteLink(*nl, name); !st) {
+      fail("veth " + name + ": " + st.error().message);
+      continue;
+    }
     ++removed;
+  }
+  for (const auto& [node, count] : otherNodes) {
+    spdlog::warn(
+        "{} pod veth(s) on this host belong to attachments of node {}, not {}: the node name "
+        "changed (--node-name, or the host name it defaults to). They are left alone; start "
+        "podnetd with --node-name {} to manage them again",
+        count, node, nodeName_, node);
   }
   return removed;
 }

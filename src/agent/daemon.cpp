@@ -118,7 +118,12 @@ Status run(const AgentOptions& o, const sigset_t& signals) {
       *store, policyOptions,
       [&flows](const bpf::FlowEvent& e, const std::string& by) { flows.record(e, by); }));
   CniService service(*store, *subnets, wiring, o.nodeName, mtu, policy.get());
-  PODNET_TRY_STATUS(service.reconcile());
+  // A failure here concerns one attachment or veth, which reconcile left alone: serving the
+  // other pods (and DEL, GC, a later restart retrying) beats refusing to start.
+  if (auto report = service.reconcile(); !report.failures.empty()) {
+    spdlog::warn("podnetd: starting although reconcile left {} problem(s) (logged above)",
+                 report.failures.size());
+  }
 
   // CNI and pod listings go to the CNI service; apply/delete/get of cluster objects to the
   // registry, which validates them against the store.
