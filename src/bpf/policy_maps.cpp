@@ -15,17 +15,74 @@ Error mapError(const char* map, const std::string& what, int err) {
                    std::string(map) + ": " + what + ": " + std::strerror(err));
 }
 
-Result<UniqueFd> openPin(const std::string& dir, const char* name) {
-  std::string path = dir + "/" + name;
-  int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) {
+// What pod_policy.bpf.c (bpf/lib/maps.h) declares for each pinned map: a pinned map that differs
+// is from another podnet version, and reading it with these layouts would misread every entry.
+struct MapLayout {
+  const char* name;
+  bpf_map_type type;
+  uint32_t keySize;
+  uint32_t valueSize;
+  uint32_t maxEntries;
+};
+
+constexpr MapLayout kIpcache{PN_MAP_IPCACHE, BPF_MAP_TYPE_LPM_TRIE, sizeof(pn_ipcache_key),
+                             sizeof(pn_ipcache_value), PN_IPCACHE_MAX};
+constexpr MapLayout kEndpoints{PN_MAP_ENDPOINTS, BPF_MAP_TYPE_HASH, sizeof(pn_endpoint_key),
+                               sizeof(pn_endpoint_value), PN_ENDPOINTS_MAX};
+constexpr MapLayout kPolicy{PN_MAP_POLICY, BPF_MAP_TYPE_LPM_TRIE, sizeof(pn_policy_key),
+                            sizeof(pn_policy_value), PN_POLICY_MAX};
+constexpr MapLayout kCt{PN_MAP_CT, BPF_MAP_TYPE_LRU_HASH, sizeof(pn_ct_key), sizeof(pn_ct_value),
+                        PN_CT_MAX};
+constexpr MapLayout kConfig{PN_MAP_CONFIG, BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(pn_config),
+                            1};
+constexpr MapLayout kDrops{PN_MAP_DROPS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(uint32_t),
+                           sizeof(pn_counter), PN_DROP__MAX};
+constexpr MapLayout kStats{PN_MAP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(uint32_t),
+                           sizeof(uint64_t), PN_STAT__MAX};
+constexpr MapLayout kEvents{PN_MAP_EVENTS, BPF_MAP_TYPE_RINGBUF, 0, 0, PN_EVENTS_BYTES};
+
+std::string typeName(uint32_t type) {
+  const char* name = libbpf_bpf_map_type_str(static_cast<bpf_map_type>(type));
+  return name ? name : "type " + std::to_string(type);
+}
+
+// Opens the pin and refuses it, naming every difference, when its layout is not this podnet's.
+Result<UniqueFd> openPin(const std::string& dir, const MapLayout& want) {
+  std::string path = dir + "/" + want.name;
+  UniqueFd fd(bpf_obj_get(path.c_str()));
+  if (!fd.valid()) {
     int err = errno;
     return makeError(
         err == ENOENT ? Errc::kNotFound : Errc::kKernel,
         "pinned map " + path + ": " + std::strerror(err) +
             (err == ENOENT ? " (load the pod policy program with this pin directory)" : ""));
   }
-  return UniqueFd(fd);
+  bpf_map_info info{};
+  uint32_t length = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd.get(), &info, &length) != 0) {
+    return makeError(Errc::kKernel,
+                     "pinned map " + path + ": " + std::strerror(errno) + " (is it a BPF map?)");
+  }
+  std::string found;
+  auto differs = [&](const std::string& what, const std::string& is, const std::string& expected) {
+    if (is == expected) return;
+    found +=
+        std::string(found.empty() ? "" : ", ") + what + " " + is + " (expected " + expected + ")";
+  };
+  differs("map type", typeName(info.type), typeName(want.type));
+  differs("key size", std::to_string(info.key_size), std::to_string(want.keySize));
+  differs("value size", std::to_string(info.value_size), std::to_string(want.valueSize));
+  differs("max entries", std::to_string(info.max_entries), std::to_string(want.maxEntries));
+  if (!found.empty()) {
+    return makeError(Errc::kIncompatibleVersion,
+                     "pinned map " + path + " has another layout than this podnet's: " + found +
+                         ". An incompatible podnet version pinned it, and it is not read: stop "
+                         "podnetd, remove " +
+                         path +
+                         ", and start podnetd, which creates it with this layout and writes its "
+                         "entries again");
+  }
+  return fd;
 }
 
 Status update(int fd, const char* map, const void* key, const void* value) {
@@ -104,14 +161,14 @@ bool PolicyKey::within(const PolicyKey& other) const {
 
 Result<PolicyMaps> PolicyMaps::open(const std::string& pinDir) {
   PolicyMaps maps;
-  maps.ipcache_ = PODNET_TRY(openPin(pinDir, PN_MAP_IPCACHE));
-  maps.endpoints_ = PODNET_TRY(openPin(pinDir, PN_MAP_ENDPOINTS));
-  maps.policy_ = PODNET_TRY(openPin(pinDir, PN_MAP_POLICY));
-  maps.ct_ = PODNET_TRY(openPin(pinDir, PN_MAP_CT));
-  maps.config_ = PODNET_TRY(openPin(pinDir, PN_MAP_CONFIG));
-  maps.drops_ = PODNET_TRY(openPin(pinDir, PN_MAP_DROPS));
-  maps.stats_ = PODNET_TRY(openPin(pinDir, PN_MAP_STATS));
-  maps.events_ = PODNET_TRY(openPin(pinDir, PN_MAP_EVENTS));
+  maps.ipcache_ = PODNET_TRY(openPin(pinDir, kIpcache));
+  maps.endpoints_ = PODNET_TRY(openPin(pinDir, kEndpoints));
+  maps.policy_ = PODNET_TRY(openPin(pinDir, kPolicy));
+  maps.ct_ = PODNET_TRY(openPin(pinDir, kCt));
+  maps.config_ = PODNET_TRY(openPin(pinDir, kConfig));
+  maps.drops_ = PODNET_TRY(openPin(pinDir, kDrops));
+  maps.stats_ = PODNET_TRY(openPin(pinDir, kStats));
+  maps.events_ = PODNET_TRY(openPin(pinDir, kEvents));
   return maps;
 }
 

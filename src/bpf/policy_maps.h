@@ -63,7 +63,9 @@ using DropCounters = std::array<pn_counter, PN_DROP__MAX>;  // indexed by pn_dro
 class PolicyMaps {
  public:
   // Opens every map pinned under pinDir. Errc::kNotFound naming the pin when one is missing
-  // (the program was never loaded with this pin directory).
+  // (the program was never loaded with this pin directory); Errc::kIncompatibleVersion naming
+  // the pin, the type and sizes found and expected, and what to do, when a pinned map's type,
+  // key size, value size or max entries differ from pod_policy.h's (an older podnet's layout).
   static Result<PolicyMaps> open(const std::string& pinDir);
 
   // pn_ipcache
