@@ -96,7 +96,7 @@ void AgentProcess::start() {
   std::vector<std::string> args = {
       "ip",          "netns",         "exec",     node_.name(), buildPath("bin/podnetd"),
       "--state-dir", stateDir_,       "--socket", socket_,      "--node-name",
-      "test-node",   "--bpf-pin-dir", pinDir_};
+      nodeName_,     "--bpf-pin-dir", pinDir_};
   args.insert(args.end(), extraArgs_.begin(), extraArgs_.end());
   pid_ = ::fork();
   if (pid_ == 0) {

@@ -53,6 +53,8 @@ class AgentProcess {
   AgentProcess& operator=(const AgentProcess&) = delete;
 
   void start();  // returns once the socket answers
+  // The --node-name of the next start() ("test-node" until set).
+  void setNodeName(std::string name) { nodeName_ = std::move(name); }
   void stop();   // SIGTERM and wait
   void kill9();  // SIGKILL and wait: a crash
   const std::string& socket() const { return socket_; }
@@ -64,6 +66,7 @@ class AgentProcess {
   std::string stateDir_;
   std::string logPath_;
   std::string pinDir_;
+  std::string nodeName_ = "test-node";
   std::vector<std::string> extraArgs_;
   pid_t pid_ = -1;
 };
