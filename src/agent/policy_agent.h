@@ -41,7 +41,7 @@ struct PolicyOptions {
   std::string nodeName;
   pn_enforcement_mode mode = PN_ENFORCE_DEFAULT;
   std::string pinDir = bpf::kDefaultPinDir;
-  // How long an ADD waits for its pod's policy before answering anyway (and logging it).
+  // How long an ADD waits for its pod's policy; past it the ADD fails (awaitEnforced).
   std::chrono::milliseconds enforceTimeout{3000};
   // The host firewall's devices (the uplink, the VXLAN device) and the overlay's UDP port, which
   // stays open between nodes (policy::NodeContext::tunnelPort).
@@ -133,6 +133,8 @@ class PolicyAgent : public EndpointHooks {
   bool dirty_ = true;       // a change to compile
   bool compiling_ = false;  // the loop works on a snapshot
   bool stopping_ = false;
+  int waiters_ = 0;        // ADDs in awaitEnforced: compile without batching
+  std::string lastError_;  // of the last compilation, empty when it succeeded
 
   // Only the loop thread touches these.
   policy::CompiledPolicy applied_;
