@@ -430,9 +430,10 @@ Status PolicyAgent::enforce(const Cluster& cluster) {
 
   // Endpoints are written under their device: local pods whose veth exists.
   std::map<std::string, uint32_t> devices;
+  std::erase_if(ifindexes_, [&](const auto& kv) { return !cluster.attachments.count(kv.first); });
   for (const auto& [key, a] : cluster.attachments) {
     if (a.node != options_.nodeName || a.state == Attachment::State::kReleasing) continue;
-    if (unsigned ifindex = if_nametoindex(a.hostVeth.c_str()); ifindex != 0) {
+    if (uint32_t ifindex = deviceIndex(key, a); ifindex != 0) {
       devices.emplace(a.podNamespace + "/" + a.podName, ifindex);
     }
   }
@@ -497,6 +498,15 @@ Status PolicyAgent::enforce(const Cluster& cluster) {
   std::lock_guard lock(eventMutex_);
   events_ = std::move(event);
   return okStatus();
+}
+
+uint32_t PolicyAgent::deviceIndex(const std::string& key, const Attachment& a) {
+  // A recreated veth has a new MAC, and so a new record: the cached index is its device's.
+  auto it = ifindexes_.find(key);
+  if (it != ifindexes_.end() && it->second.first == a.hostMac) return it->second.second;
+  uint32_t ifindex = if_nametoindex(a.hostVeth.c_str());
+  if (ifindex != 0 && !a.hostMac.empty()) ifindexes_[key] = {a.hostMac, ifindex};
+  return ifindex;
 }
 
 Result<policy::CompiledPolicy> PolicyAgent::kernelState() {

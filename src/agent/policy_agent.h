@@ -116,6 +116,9 @@ class PolicyAgent : public EndpointHooks {
   // compilation after a start writes only the difference.
   Result<policy::CompiledPolicy> kernelState();
   std::string describeVerdict(const bpf::FlowEvent&);
+  // The ifindex of an attachment's host veth (0: none), remembered per wired device: one
+  // if_nametoindex per pod and compilation would make each ADD's compilation grow with the node.
+  uint32_t deviceIndex(const std::string& key, const Attachment& a);
   // What pn_config holds under this start's options.
   pn_config datapathConfig(uint64_t policyRevision) const;
 
@@ -139,6 +142,7 @@ class PolicyAgent : public EndpointHooks {
   // Only the loop thread touches these.
   policy::CompiledPolicy applied_;
   uint64_t policyRevision_ = 0;
+  std::map<std::string, std::pair<std::string, uint32_t>> ifindexes_;  // key -> (hostMac, ifindex)
 
   std::mutex eventMutex_;
   std::shared_ptr<const EventContext> events_;
