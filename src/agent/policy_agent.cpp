@@ -211,9 +211,19 @@ Status PolicyAgent::awaitEnforced(const Attachment& attachment, int64_t revision
       return fail("not compiled within " + std::to_string(options_.enforceTimeout.count()) + " ms" +
                   (lastError_.empty() ? "" : " (last error: " + lastError_ + ")"));
     }
+    // Policy applies to pods by name, through the device of the pod's first attachment (as
+    // clusterState picks it): an attachment without a pod name, or a pod's second interface,
+    // gets no endpoint entry of its own.
+    if (attachment.podName.empty()) return okStatus();
+    for (const auto& [key, other] : cluster_.attachments) {
+      if (other.state == Attachment::State::kReleasing || other.podName != attachment.podName ||
+          other.podNamespace != attachment.podNamespace) {
+        continue;
+      }
+      if (key != attachment.key()) return okStatus();
+      break;
+    }
   }
-  // Policy applies to pods by name; an attachment without one gets no endpoint entry.
-  if (attachment.podName.empty()) return okStatus();
   unsigned ifindex = if_nametoindex(attachment.hostVeth.c_str());
   if (ifindex == 0) return fail("device " + attachment.hostVeth + " does not exist");
   auto entry = maps_.endpoint(ifindex);
