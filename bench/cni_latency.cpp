@@ -302,12 +302,15 @@ std::string firstLineOf(const std::string& command) {
   return out;
 }
 
-// The source tree's commit, "-dirty" when tracked files differ from it.
+// The source tree's commit, "-dirty" when tracked files other than the results differ from it.
 std::string sourceCommit() {
   const std::string git = "git -C '" + std::string(PODNET_SOURCE_DIR) + "' ";
   std::string commit = firstLineOf(git + "rev-parse --short=12 HEAD 2>/dev/null");
   if (commit.empty()) return "unknown";
-  if (!firstLineOf(git + "status --porcelain --untracked-files=no 2>/dev/null").empty())
+  if (!firstLineOf(
+           git +
+           "status --porcelain --untracked-files=no -- . ':(exclude)bench/results' 2>/dev/null")
+           .empty())
     commit += "-dirty";
   return commit;
 }
