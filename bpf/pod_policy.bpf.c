@@ -81,11 +81,11 @@ pn_decide_flow(__u32 direction, int enforce, __u32 mode, int host_device, __u32 
 	return decision;
 }
 
-/* A tracked flow recorded while nothing enforced its direction (match PN_MATCH_NONE), met again
- * by a packet (`reply`: of the reverse direction): judged as its first packet would be now. While
- * nothing enforces it the entry stays as it is. Allowed: the entry takes the rule and is never
- * judged again. Denied: the entry becomes a closing tombstone of the deny, so that the flow's
- * packets and its replies are dropped until it goes quiet; a new SYN is a new flow. */
+/* A tracked flow recorded while nothing enforced its direction (match PN_MATCH_NONE), or denied
+ * since, met again by a packet (`reply`: of the reverse direction): judged as its first packet
+ * would be now. Allowed: the entry takes the rule and is never judged again. Denied: the entry
+ * becomes a closing tombstone of the deny, so that the flow's packets and its replies are dropped
+ * while the deny holds (a new SYN is a new flow). Nothing enforcing it (again): unjudged. */
 static __always_inline void pn_ct_rejudge(struct pn_ct_value *entry, int reply, __u32 direction,
 					  __u32 mode, const struct pn_endpoint_value *ep,
 					  int host_device, __u32 self_identity,
@@ -112,14 +112,14 @@ static __always_inline void pn_ct_rejudge(struct pn_ct_value *entry, int reply, 
 	decision = pn_decide_flow(flow_direction, pn_enforces(mode, ep, flow_direction), mode,
 				  host_device, ep ? ep->subject : self_identity, self_identity,
 				  peer_identity, &first);
-	if (decision.match == PN_MATCH_NONE)
+	if (decision.match == entry->match && decision.policy_id == entry->policy_id)
 		return;
-	entry->policy_id = decision.policy_id;
-	entry->match = decision.match;
-	if (pn_match_denies(decision.match)) {
+	if (pn_match_denies(decision.match) && !pn_match_denies(entry->match)) {
 		entry->flags |= PN_CT_RST;
 		entry->expires_ns = now + ct_lifetime_close_ns;
 	}
+	entry->policy_id = decision.policy_id;
+	entry->match = decision.match;
 }
 
 /* The decision for one packet at the endpoint on device `ifindex` (its entry `ep`, or NULL) in
@@ -195,8 +195,8 @@ static __noinline int pn_judge(__u32 ifindex, __u32 direction, __u32 parsed,
 	ct_result = pn_ct_lookup(ifindex, direction, pkt, now, &ct);
 	if (ct_result != PN_CT_NEW && ct.entry) {
 		/* A flow recorded while nothing enforced its direction is judged again until something
-		 * does (pn_ct_rejudge); one denied since is dropped, its replies too. */
-		if (ct.entry->match == PN_MATCH_NONE)
+		 * allows it (pn_ct_rejudge); while denied it is dropped, its replies too. */
+		if (ct.entry->match == PN_MATCH_NONE || pn_match_denies(ct.entry->match))
 			pn_ct_rejudge(ct.entry, ct_result == PN_CT_REPLY, direction, mode, ep,
 				      host_device, self_identity, peer_identity, pkt, now);
 		if (pn_match_denies(ct.entry->match)) {

@@ -14,7 +14,7 @@
  * something does (pn_ct_rejudge in pod_policy.bpf.c), so no flow accepted unjudged outlives a
  * policy that isolates the pod. An entry whose match denies (PN_MATCH_POLICY_DENY,
  * PN_MATCH_DEFAULT_DENY, PN_MATCH_HOST_DEFAULT_DENY) is such a flow denied since: a closing
- * tombstone that drops the flow's packets and replies until it expires.
+ * tombstone that drops the flow's packets and replies while the deny holds (judged again too).
  */
 #ifndef PODNET_BPF_LIB_CONNTRACK_H
 #define PODNET_BPF_LIB_CONNTRACK_H

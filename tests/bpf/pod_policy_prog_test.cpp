@@ -245,6 +245,23 @@ std::vector<Case> cases() {
            ASSERT_TRUE(m.removePolicy(allowIn(kPodB, kProtoTcp, 80, 32).key).ok());
          }}}},
 
+      {"ADeniedUnjudgedFlowPassesAgainOnceAllowed",
+       {{"B->A syn, not enforced", in, tcp(kB, kA, 40000, 80), forwarded(PN_MATCH_NONE)},
+        {"isolated: dropped", in, tcp(kB, kA, 40000, 80, kTcpAck), dropped(PN_DROP_POLICY_DEFAULT),
+         [](PolicyMaps& m) { enforceOnA(m, kIngress); }},
+        {"an allow for it: passes with the rule", in, tcp(kB, kA, 40000, 80, kTcpAck | 0x08),
+         forwarded(PN_MATCH_CT_ESTABLISHED, 33),
+         [](PolicyMaps& m) { ASSERT_TRUE(m.setPolicy(allowIn(kPodB, kProtoTcp, 80, 33)).ok()); }},
+        {"its reply", out, tcp(kA, kB, 80, 40000, kTcpAck), forwarded(PN_MATCH_CT_REPLY, 33)}}},
+
+      {"ADeniedUnjudgedFlowPassesAgainOnceNothingIsolates",
+       {{"B->A udp, not enforced", in, udp(kB, kA, 5000, 53), forwarded(PN_MATCH_NONE)},
+        {"isolated: dropped", in, udp(kB, kA, 5000, 53), dropped(PN_DROP_POLICY_DEFAULT),
+         [](PolicyMaps& m) { enforceOnA(m, kIngress); }},
+        {"the isolating policy is gone", in, udp(kB, kA, 5000, 53), silent(),
+         [](PolicyMaps& m) { enforceOnA(m, kNone); }},
+        {"its first reply", out, udp(kA, kB, 53, 5000), forwarded(PN_MATCH_CT_REPLY)}}},
+
       {"FlowOfADeviceWithoutEndpointIsRejudgedOnceItHasOne",
        {{"A->B ping, no endpoint entry", out, icmpEcho(kA, kB), forwarded(PN_MATCH_NONE)},
         {"B->A echo reply once A is isolated both ways", in, icmpEcho(kB, kA, true),
