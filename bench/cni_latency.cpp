@@ -16,9 +16,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -46,6 +48,8 @@ struct Options {
   std::string podnetd = PODNET_DEFAULT_PODNETD;
   std::string pluginDir = PODNET_DEFAULT_PLUGIN_DIR;
   std::string referencePluginDir = "/usr/lib/cni";
+  std::string results = PODNET_DEFAULT_RESULTS;  // markdown; "" writes none
+  std::string command;                           // as invoked, for the results file
 };
 
 std::string netnsPath(const std::string& name) {
@@ -246,24 +250,118 @@ double percentile(std::vector<double> samples, double p) {
   return samples[std::max<size_t>(rank, 1) - 1];
 }
 
-void printTable(const std::vector<Side>& sides, int pods) {
-  auto row = [](const Side& side) {
-    return std::array<double, 4>{percentile(side.addMs, 50), percentile(side.addMs, 99),
-                                 percentile(side.delMs, 50), percentile(side.delMs, 99)};
+// The figures of one run: p50 and p99 of ADD and DEL per side, and podnet's over the reference's.
+struct Table {
+  struct Row {
+    std::string label;
+    std::array<double, 4> ms;  // ADD p50, ADD p99, DEL p50, DEL p99
   };
+  std::vector<Row> rows;
+  std::optional<std::array<double, 4>> ratio;  // when both sides ran
+};
+
+Table tableOf(const std::vector<Side>& sides) {
+  Table t;
+  for (const Side& side : sides) {
+    t.rows.push_back({side.label,
+                      {percentile(side.addMs, 50), percentile(side.addMs, 99),
+                       percentile(side.delMs, 50), percentile(side.delMs, 99)}});
+  }
+  if (t.rows.size() == 2) {
+    std::array<double, 4> r{};
+    for (size_t k = 0; k < 4; ++k) r[k] = t.rows[1].ms[k] / t.rows[0].ms[k];
+    t.ratio = r;
+  }
+  return t;
+}
+
+void printTable(const Table& t, int pods) {
   std::printf("CNI latency over %d pods per side, milliseconds as the runtime waits for them\n",
               pods);
   std::printf("%-36s %9s %9s %9s %9s\n", "side", "ADD p50", "ADD p99", "DEL p50", "DEL p99");
-  for (const Side& side : sides) {
-    const auto v = row(side);
-    std::printf("%-36s %9.2f %9.2f %9.2f %9.2f\n", side.label.c_str(), v[0], v[1], v[2], v[3]);
+  for (const auto& row : t.rows) {
+    std::printf("%-36s %9.2f %9.2f %9.2f %9.2f\n", row.label.c_str(), row.ms[0], row.ms[1],
+                row.ms[2], row.ms[3]);
   }
-  if (sides.size() == 2) {
-    const auto ref = row(sides[0]), ours = row(sides[1]);
+  if (t.ratio) {
     std::printf("%-36s", "ratio podnet / reference");
-    for (size_t k = 0; k < 4; ++k) std::printf(" %8.2fx", ours[k] / ref[k]);
+    for (double r : *t.ratio) std::printf(" %8.2fx", r);
     std::printf("\n");
   }
+}
+
+// The first line a shell command prints, or "" when it fails.
+std::string firstLineOf(const std::string& command) {
+  std::string out;
+  if (FILE* p = ::popen(command.c_str(), "r")) {
+    std::array<char, 256> buf{};
+    if (std::fgets(buf.data(), buf.size(), p)) out = buf.data();
+    ::pclose(p);
+  }
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+// The source tree's commit, "-dirty" when tracked files other than the results differ from it.
+std::string sourceCommit() {
+  const std::string git = "git -C '" + std::string(PODNET_SOURCE_DIR) + "' ";
+  std::string commit = firstLineOf(git + "rev-parse --short=12 HEAD 2>/dev/null");
+  if (commit.empty()) return "unknown";
+  if (!firstLineOf(
+           git +
+           "status --porcelain --untracked-files=no -- . ':(exclude)bench/results' 2>/dev/null")
+           .empty())
+    commit += "-dirty";
+  return commit;
+}
+
+std::string loadAverage() {
+  std::array<double, 3> load{};
+  if (::getloadavg(load.data(), 3) != 3) return "unknown";
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.2f %.2f %.2f", load[0], load[1], load[2]);
+  return text;
+}
+
+// Appends the run to the markdown results file: when, which commit, the command, the load average
+// before and after (1, 5, 15 minutes; the machines are shared), and the table.
+Status appendResults(const std::string& path, const Table& t, const std::string& command,
+                     const std::string& loadBefore) {
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  const bool fresh = !fs::exists(path);
+  std::ofstream out(path, std::ios::app);
+  if (!out) return makeError(Errc::kIo, "results file " + path + ": cannot open for appending");
+  if (fresh) {
+    out << "# podnet-bench-cni results\n\nEach run appended by the benchmark itself: CNI ADD and "
+           "DEL latency in milliseconds, as the runtime waits for them; reference = Debian's "
+           "`bridge` + `host-local` (cniVersion 1.0.0), podnet = `podnet-cni` + `podnetd` "
+           "(cniVersion 1.1.0).\n";
+  }
+  std::time_t now = std::time(nullptr);
+  char when[32];
+  std::strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&now));
+  char line[256];
+  out << "\n## " << when << ", commit " << sourceCommit() << "\n\n"
+      << "Command: `" << command << "`; load average (1/5/15 min) before " << loadBefore
+      << ", after " << loadAverage() << "; " << std::thread::hardware_concurrency() << " CPUs.\n\n"
+      << "| side | ADD p50 | ADD p99 | DEL p50 | DEL p99 |\n| --- | --- | --- | --- | --- |\n";
+  for (const auto& row : t.rows) {
+    std::snprintf(line, sizeof(line), "| %s | %.2f ms | %.2f ms | %.2f ms | %.2f ms |\n",
+                  row.label.c_str(), row.ms[0], row.ms[1], row.ms[2], row.ms[3]);
+    out << line;
+  }
+  if (t.ratio) {
+    const auto& r = *t.ratio;
+    std::snprintf(line, sizeof(line),
+                  "| ratio podnet / reference | **%.2fx** | %.2fx | **%.2fx** "
+                  "| %.2fx |\n",
+                  r[0], r[1], r[2], r[3]);
+    out << line;
+  }
+  out.flush();
+  if (!out) return makeError(Errc::kIo, "results file " + path + ": write failed");
+  return okStatus();
 }
 
 Status requireExecutable(const std::string& path, const std::string& hint) {
@@ -307,8 +405,13 @@ Status run(const Options& options) {
                                         options.pluginDir, options.pods)));
     PODNET_TRY_STATUS(bed.startPodnetd(options.podnetd, sides.back().node));
   }
+  const std::string loadBefore = loadAverage();
   PODNET_TRY_STATUS(measure(sides));
-  printTable(sides, options.pods);
+  const Table table = tableOf(sides);
+  printTable(table, options.pods);
+  if (options.results.empty()) return okStatus();
+  PODNET_TRY_STATUS(appendResults(options.results, table, options.command, loadBefore));
+  std::printf("appended to %s\n", options.results.c_str());
   return okStatus();
 }
 
@@ -326,7 +429,11 @@ int main(int argc, char** argv) {
   app.add_option("--reference-plugin-dir", options.referencePluginDir,
                  "the directory holding bridge and host-local")
       ->capture_default_str();
+  app.add_option("--results", options.results,
+                 "append the table to this markdown file (\"\": none)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  for (int i = 0; i < argc; ++i) options.command += (i ? " " : "") + std::string(argv[i]);
 
   if (::geteuid() != 0) {
     std::fprintf(stderr, "podnet-bench-cni: needs root (it creates network namespaces)\n");

@@ -37,6 +37,91 @@ static __always_inline int pn_drop(struct pn_flow_event *ev, __u8 reason, __u8 m
 	return TC_ACT_SHOT;
 }
 
+/* Whether the endpoint `ep` (NULL: a device without an entry) enforces policy in `direction`.
+ * "always" isolates pods, never the node: only a host policy does (its endpoint flags). */
+static __always_inline int pn_enforces(__u32 mode, const struct pn_endpoint_value *ep,
+				       __u32 direction)
+{
+	__u32 flag = direction == PN_DIR_INGRESS ? PN_EP_ENFORCE_INGRESS : PN_EP_ENFORCE_EGRESS;
+	int host_device = ep && ep->identity == PN_IDENTITY_HOST;
+
+	return (mode == PN_ENFORCE_ALWAYS && !host_device) ||
+	       (mode != PN_ENFORCE_NEVER && ep && (ep->flags & flag));
+}
+
+/* The verdict on a flow whose first packet `pkt` travels `direction` at the endpoint (`enforce`:
+ * it enforces that direction): PN_MATCH_NONE when nothing enforces it, PN_MATCH_HOST,
+ * PN_MATCH_POLICY_ALLOW, or a deny (pn_match_denies), with the deciding rule in policy_id. */
+static __always_inline struct pn_policy_verdict
+pn_decide_flow(__u32 direction, int enforce, __u32 mode, int host_device, __u32 subject,
+	       __u32 self_identity, __u32 peer_identity, const struct pn_packet *pkt)
+{
+	struct pn_policy_verdict decision = { .match = PN_MATCH_NONE };
+
+	if (enforce && direction == PN_DIR_INGRESS && peer_identity == PN_IDENTITY_HOST) {
+		decision.match = PN_MATCH_HOST;
+	} else if (enforce) {
+		decision = pn_policy_decide(subject, peer_identity, direction, pkt);
+		if (decision.match != PN_MATCH_POLICY_ALLOW)
+			return decision;
+	}
+
+	/* A local pod -> its node: the host firewall's ingress decides as well. */
+	if (direction == PN_DIR_EGRESS && peer_identity == PN_IDENTITY_HOST && !host_device &&
+	    mode != PN_ENFORCE_NEVER) {
+		struct pn_endpoint_key host_key = { .ifindex = PN_HOST_ENDPOINT_KEY };
+		struct pn_endpoint_value *host = bpf_map_lookup_elem(&pn_endpoints, &host_key);
+
+		if (host && (host->flags & PN_EP_ENFORCE_INGRESS)) {
+			decision = pn_policy_decide(host->subject, self_identity, PN_DIR_INGRESS, pkt);
+			if (decision.match == PN_MATCH_DEFAULT_DENY)
+				decision.match = PN_MATCH_HOST_DEFAULT_DENY;
+		}
+	}
+	return decision;
+}
+
+/* A tracked flow recorded while nothing enforced its direction (match PN_MATCH_NONE), or denied
+ * since, met again by a packet (`reply`: of the reverse direction): judged as its first packet
+ * would be now. Allowed: the entry takes the rule and is never judged again. Denied: the entry
+ * becomes a closing tombstone of the deny, so that the flow's packets and its replies are dropped
+ * while the deny holds (a new SYN is a new flow). Nothing enforcing it (again): unjudged. */
+static __always_inline void pn_ct_rejudge(struct pn_ct_value *entry, int reply, __u32 direction,
+					  __u32 mode, const struct pn_endpoint_value *ep,
+					  int host_device, __u32 self_identity,
+					  __u32 peer_identity, const struct pn_packet *pkt,
+					  __u64 now)
+{
+	struct pn_policy_verdict decision;
+	struct pn_packet first = *pkt;
+	__u32 flow_direction = direction;
+
+	if (reply) {
+		/* The flow's first packet went the other way: the identities stay on their sides. */
+		flow_direction = direction == PN_DIR_INGRESS ? PN_DIR_EGRESS : PN_DIR_INGRESS;
+		first.saddr = pkt->daddr;
+		first.daddr = pkt->saddr;
+		first.sport = pkt->dport;
+		first.dport = pkt->sport;
+		first.policy_port = pkt->sport;
+		if (pkt->protocol == IPPROTO_ICMP)
+			first.policy_port = pkt->icmp_type == PN_ICMP_ECHOREPLY ?
+						    bpf_htons((__u16)PN_ICMP_ECHO << 8) :
+						    pkt->policy_port;
+	}
+	decision = pn_decide_flow(flow_direction, pn_enforces(mode, ep, flow_direction), mode,
+				  host_device, ep ? ep->subject : self_identity, self_identity,
+				  peer_identity, &first);
+	if (decision.match == entry->match && decision.policy_id == entry->policy_id)
+		return;
+	if (pn_match_denies(decision.match) && !pn_match_denies(entry->match)) {
+		entry->flags |= PN_CT_RST;
+		entry->expires_ns = now + ct_lifetime_close_ns;
+	}
+	entry->policy_id = decision.policy_id;
+	entry->match = decision.match;
+}
+
 /* The decision for one packet at the endpoint on device `ifindex` (its entry `ep`, or NULL) in
  * `direction`: policy, conntrack, drop counters and events. TC_ACT_OK or TC_ACT_SHOT. */
 static __noinline int pn_judge(__u32 ifindex, __u32 direction, __u32 parsed,
@@ -45,8 +130,6 @@ static __noinline int pn_judge(__u32 ifindex, __u32 direction, __u32 parsed,
 	__u32 key0 = 0;
 	struct pn_config *cfg = bpf_map_lookup_elem(&pn_config, &key0);
 	__u32 mode = cfg ? cfg->enforcement_mode : PN_ENFORCE_DEFAULT;
-	__u32 enforce_flag = direction == PN_DIR_INGRESS ? PN_EP_ENFORCE_INGRESS :
-							   PN_EP_ENFORCE_EGRESS;
 	int host_device = ep && ep->identity == PN_IDENTITY_HOST;
 	struct pn_flow_event ev = {};
 	struct pn_ct_state ct = {};
@@ -55,9 +138,7 @@ static __noinline int pn_judge(__u32 ifindex, __u32 direction, __u32 parsed,
 	int enforce, ct_result;
 	__u64 now = bpf_ktime_get_ns();
 
-	/* "always" isolates pods, never the node: only a host policy does (its endpoint flags). */
-	enforce = (mode == PN_ENFORCE_ALWAYS && !host_device) ||
-		  (mode != PN_ENFORCE_NEVER && ep && (ep->flags & enforce_flag));
+	enforce = pn_enforces(mode, ep, direction);
 
 	ev.time_ns = now;
 	ev.policy_revision = cfg ? cfg->policy_revision : 0;
@@ -113,8 +194,17 @@ static __noinline int pn_judge(__u32 ifindex, __u32 direction, __u32 parsed,
 
 	ct_result = pn_ct_lookup(ifindex, direction, pkt, now, &ct);
 	if (ct_result != PN_CT_NEW && ct.entry) {
-		ev.match = ct_result == PN_CT_REPLY ? PN_MATCH_CT_REPLY : PN_MATCH_CT_ESTABLISHED;
+		/* A flow recorded while nothing enforced its direction is judged again until something
+		 * allows it (pn_ct_rejudge); while denied it is dropped, its replies too. */
+		if (ct.entry->match == PN_MATCH_NONE || pn_match_denies(ct.entry->match))
+			pn_ct_rejudge(ct.entry, ct_result == PN_CT_REPLY, direction, mode, ep,
+				      host_device, self_identity, peer_identity, pkt, now);
+		if (pn_match_denies(ct.entry->match)) {
+			ev.policy_id = ct.entry->policy_id;
+			return pn_drop(&ev, pn_drop_reason_of(ct.entry->match), ct.entry->match);
+		}
 		ev.policy_id = ct.entry->policy_id;
+		ev.match = ct_result == PN_CT_REPLY ? PN_MATCH_CT_REPLY : PN_MATCH_CT_ESTABLISHED;
 		if (event_level == PN_EVENTS_ALL ||
 		    (event_level == PN_EVENTS_FLOWS && (ct.new_tcp_flags || ct.first_reply)))
 			pn_emit(&ev);
@@ -123,36 +213,12 @@ static __noinline int pn_judge(__u32 ifindex, __u32 direction, __u32 parsed,
 
 	/* A new flow: decide. */
 	subject = ep ? ep->subject : self_identity;
-	if (!enforce) {
-		ev.match = PN_MATCH_NONE;
-	} else if (direction == PN_DIR_INGRESS && peer_identity == PN_IDENTITY_HOST) {
-		ev.match = PN_MATCH_HOST;
-	} else {
-		decision = pn_policy_decide(subject, peer_identity, direction, pkt);
-		ev.policy_id = decision.policy_id;
-		if (decision.match == PN_MATCH_POLICY_DENY)
-			return pn_drop(&ev, PN_DROP_POLICY_DENY, PN_MATCH_POLICY_DENY);
-		if (decision.match != PN_MATCH_POLICY_ALLOW)
-			return pn_drop(&ev, PN_DROP_POLICY_DEFAULT, PN_MATCH_DEFAULT_DENY);
-		ev.match = PN_MATCH_POLICY_ALLOW;
-	}
-
-	/* A local pod -> its node: the host firewall's ingress decides as well. */
-	if (direction == PN_DIR_EGRESS && peer_identity == PN_IDENTITY_HOST && !host_device &&
-	    mode != PN_ENFORCE_NEVER) {
-		struct pn_endpoint_key host_key = { .ifindex = PN_HOST_ENDPOINT_KEY };
-		struct pn_endpoint_value *host = bpf_map_lookup_elem(&pn_endpoints, &host_key);
-
-		if (host && (host->flags & PN_EP_ENFORCE_INGRESS)) {
-			decision = pn_policy_decide(host->subject, self_identity, PN_DIR_INGRESS, pkt);
-			ev.policy_id = decision.policy_id;
-			if (decision.match == PN_MATCH_POLICY_DENY)
-				return pn_drop(&ev, PN_DROP_POLICY_DENY, PN_MATCH_POLICY_DENY);
-			if (decision.match != PN_MATCH_POLICY_ALLOW)
-				return pn_drop(&ev, PN_DROP_POLICY_DEFAULT, PN_MATCH_HOST_DEFAULT_DENY);
-			ev.match = PN_MATCH_POLICY_ALLOW;
-		}
-	}
+	decision = pn_decide_flow(direction, enforce, mode, host_device, subject, self_identity,
+				  peer_identity, pkt);
+	ev.policy_id = decision.policy_id;
+	if (pn_match_denies(decision.match))
+		return pn_drop(&ev, pn_drop_reason_of(decision.match), decision.match);
+	ev.match = decision.match;
 
 	pn_ct_create(ifindex, direction, pkt, now, ev.policy_id, ev.src_identity, ev.dst_identity,
 		     ev.match);

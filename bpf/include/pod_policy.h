@@ -202,13 +202,13 @@ enum pn_ct_flags {
 struct pn_ct_value {
 	__u64 expires_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns); an expired entry is a miss */
 	__u64 created_ns;
-	__u32 policy_id; /* the rule that allowed the first packet (0: not enforced) */
+	__u32 policy_id; /* the rule that decided the flow (0: not enforced) */
 	__u32 src_identity; /* identities at creation, reported for established packets */
 	__u32 dst_identity;
 	__u8 flags; /* pn_ct_flags */
 	__u8 tcp_flags_orig; /* union of TCP flags seen, original direction */
 	__u8 tcp_flags_reply; /* ... reply direction */
-	__u8 match; /* pn_match of the first packet */
+	__u8 match; /* pn_match of the first packet, or of its re-judging (lib/conntrack.h) */
 };
 PN_STATIC_ASSERT(sizeof(struct pn_ct_value) == 32, "pn_ct_value layout");
 

@@ -8,6 +8,13 @@
  * read-only data set by the loader. TCP is tracked simply: a SYN seen with no reply yet, open,
  * and closing once a RST or a FIN in each direction was seen; a SYN for a closing entry starts a
  * new flow (and a new policy decision).
+ *
+ * An entry whose match is PN_MATCH_NONE was recorded while nothing enforced its direction (no
+ * endpoint entry yet, or no policy isolating the pod): it is judged again on each packet until
+ * something does (pn_ct_rejudge in pod_policy.bpf.c), so no flow accepted unjudged outlives a
+ * policy that isolates the pod. An entry whose match denies (PN_MATCH_POLICY_DENY,
+ * PN_MATCH_DEFAULT_DENY, PN_MATCH_HOST_DEFAULT_DENY) is such a flow denied since: a closing
+ * tombstone that drops the flow's packets and replies while the deny holds (judged again too).
  */
 #ifndef PODNET_BPF_LIB_CONNTRACK_H
 #define PODNET_BPF_LIB_CONNTRACK_H

@@ -9,6 +9,19 @@
 /* enum pn_event_level; set by the loader before load. */
 const volatile __u32 event_level = PN_EVENTS_FLOWS;
 
+/* Whether a policy match drops (enum pn_match). */
+static __always_inline int pn_match_denies(__u8 match)
+{
+	return match == PN_MATCH_POLICY_DENY || match == PN_MATCH_DEFAULT_DENY ||
+	       match == PN_MATCH_HOST_DEFAULT_DENY;
+}
+
+/* The drop reason of a denying match. */
+static __always_inline __u8 pn_drop_reason_of(__u8 match)
+{
+	return match == PN_MATCH_POLICY_DENY ? PN_DROP_POLICY_DENY : PN_DROP_POLICY_DEFAULT;
+}
+
 static __always_inline void pn_count_drop(__u8 reason, __u32 len)
 {
 	__u32 slot = reason;

@@ -18,6 +18,8 @@ namespace {
 constexpr const char* kBpffsRoot = "/sys/fs/bpf";
 // The label Kubernetes gives every node; a host policy's nodeSelector may use it.
 constexpr const char* kHostnameLabel = "kubernetes.io/hostname";
+// How long the loop gathers a burst of changes into one compilation when no ADD waits.
+constexpr std::chrono::milliseconds kBatchDelay{10};
 // Endpoints read back from the maps at start are keyed by their device, not by pod.
 constexpr const char* kKernelEndpointPrefix = "ifindex:";
 
@@ -188,13 +190,47 @@ Status PolicyAgent::deviceWired(const std::string& hostVeth) {
 }
 
 Status PolicyAgent::awaitEnforced(const Attachment& attachment, int64_t revision) {
-  std::unique_lock lock(mutex_);
-  if (!cv_.wait_for(lock, options_.enforceTimeout,
-                    [&] { return enforcedRevision_ >= revision || stopping_; })) {
-    return makeError(Errc::kUnavailable, "policy for " + attachment.owner() + " (store revision " +
-                                             std::to_string(revision) + ") not in force after " +
-                                             std::to_string(options_.enforceTimeout.count()) +
-                                             " ms");
+  const std::string pod = attachment.podName.empty()
+                              ? attachment.owner()
+                              : attachment.podNamespace + "/" + attachment.podName;
+  auto fail = [&](const std::string& why) {
+    return makeError(Errc::kUnavailable, "policy for pod " + pod + " (store revision " +
+                                             std::to_string(revision) + ") not in force: " + why);
+  };
+  const auto deadline = std::chrono::steady_clock::now() + options_.enforceTimeout;
+  {
+    std::unique_lock lock(mutex_);
+    // The loop compiles at once while an ADD waits: no batching delay.
+    ++waiters_;
+    cv_.notify_all();
+    bool done =
+        cv_.wait_until(lock, deadline, [&] { return enforcedRevision_ >= revision || stopping_; });
+    --waiters_;
+    if (stopping_) return fail("the agent is stopping");
+    if (!done) {
+      return fail("not compiled within " + std::to_string(options_.enforceTimeout.count()) + " ms" +
+                  (lastError_.empty() ? "" : " (last error: " + lastError_ + ")"));
+    }
+    // Policy applies to pods by name, through the device of the pod's first attachment (as
+    // clusterState picks it): an attachment without a pod name, or a pod's second interface,
+    // gets no endpoint entry of its own.
+    if (attachment.podName.empty()) return okStatus();
+    for (const auto& [key, other] : cluster_.attachments) {
+      if (other.state == Attachment::State::kReleasing || other.podName != attachment.podName ||
+          other.podNamespace != attachment.podNamespace) {
+        continue;
+      }
+      if (key != attachment.key()) return okStatus();
+      break;
+    }
+  }
+  unsigned ifindex = if_nametoindex(attachment.hostVeth.c_str());
+  if (ifindex == 0) return fail("device " + attachment.hostVeth + " does not exist");
+  auto entry = maps_.endpoint(ifindex);
+  if (!entry) return fail(entry.error().message);
+  if (!*entry) {
+    return fail("no endpoint entry for device " + attachment.hostVeth + " (ifindex " +
+                std::to_string(ifindex) + ") in pn_endpoints");
   }
   return okStatus();
 }
@@ -306,8 +342,10 @@ void PolicyAgent::loop() {
   while (true) {
     cv_.wait(lock, [&] { return dirty_ || stopping_; });
     if (stopping_) return;
-    // A burst of changes (a file of policies, a relabelled namespace) becomes one compilation.
-    cv_.wait_for(lock, std::chrono::milliseconds(10), [&] { return stopping_; });
+    // A burst of changes (a file of policies, a relabelled namespace) becomes one compilation,
+    // unless an ADD waits for it: then at once (the ADDs of a burst share it).
+    cv_.wait_for(lock, kBatchDelay, [&] { return stopping_ || waiters_ > 0; });
+    if (stopping_) return;
     dirty_ = false;
     compiling_ = true;
     Cluster snapshot = cluster_;
@@ -317,12 +355,14 @@ void PolicyAgent::loop() {
     lock.lock();
     compiling_ = false;
     if (st) {
+      lastError_.clear();
       // Unless something relevant arrived meanwhile, every later revision changed nothing.
       enforcedRevision_ = std::max(enforcedRevision_, dirty_ ? revision : seenRevision_);
       cv_.notify_all();
       continue;
     }
-    spdlog::error("policy: {}; keeping what is enforced, retrying in 1 s", st.error().message);
+    lastError_ = st.error().message;
+    spdlog::error("policy: {}; keeping what is enforced, retrying in 1 s", lastError_);
     dirty_ = true;
     cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
   }
@@ -400,9 +440,10 @@ Status PolicyAgent::enforce(const Cluster& cluster) {
 
   // Endpoints are written under their device: local pods whose veth exists.
   std::map<std::string, uint32_t> devices;
+  std::erase_if(ifindexes_, [&](const auto& kv) { return !cluster.attachments.count(kv.first); });
   for (const auto& [key, a] : cluster.attachments) {
     if (a.node != options_.nodeName || a.state == Attachment::State::kReleasing) continue;
-    if (unsigned ifindex = if_nametoindex(a.hostVeth.c_str()); ifindex != 0) {
+    if (uint32_t ifindex = deviceIndex(key, a); ifindex != 0) {
       devices.emplace(a.podNamespace + "/" + a.podName, ifindex);
     }
   }
@@ -467,6 +508,15 @@ Status PolicyAgent::enforce(const Cluster& cluster) {
   std::lock_guard lock(eventMutex_);
   events_ = std::move(event);
   return okStatus();
+}
+
+uint32_t PolicyAgent::deviceIndex(const std::string& key, const Attachment& a) {
+  // A recreated veth has a new MAC, and so a new record: the cached index is its device's.
+  auto it = ifindexes_.find(key);
+  if (it != ifindexes_.end() && it->second.first == a.hostMac) return it->second.second;
+  uint32_t ifindex = if_nametoindex(a.hostVeth.c_str());
+  if (ifindex != 0 && !a.hostMac.empty()) ifindexes_[key] = {a.hostMac, ifindex};
+  return ifindex;
 }
 
 Result<policy::CompiledPolicy> PolicyAgent::kernelState() {

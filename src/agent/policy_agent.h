@@ -41,7 +41,7 @@ struct PolicyOptions {
   std::string nodeName;
   pn_enforcement_mode mode = PN_ENFORCE_DEFAULT;
   std::string pinDir = bpf::kDefaultPinDir;
-  // How long an ADD waits for its pod's policy before answering anyway (and logging it).
+  // How long an ADD waits for its pod's policy; past it the ADD fails (awaitEnforced).
   std::chrono::milliseconds enforceTimeout{3000};
   // The host firewall's devices (the uplink, the VXLAN device) and the overlay's UDP port, which
   // stays open between nodes (policy::NodeContext::tunnelPort).
@@ -116,6 +116,9 @@ class PolicyAgent : public EndpointHooks {
   // compilation after a start writes only the difference.
   Result<policy::CompiledPolicy> kernelState();
   std::string describeVerdict(const bpf::FlowEvent&);
+  // The ifindex of an attachment's host veth (0: none), remembered per wired device: one
+  // if_nametoindex per pod and compilation would make each ADD's compilation grow with the node.
+  uint32_t deviceIndex(const std::string& key, const Attachment& a);
   // What pn_config holds under this start's options.
   pn_config datapathConfig(uint64_t policyRevision) const;
 
@@ -133,10 +136,13 @@ class PolicyAgent : public EndpointHooks {
   bool dirty_ = true;       // a change to compile
   bool compiling_ = false;  // the loop works on a snapshot
   bool stopping_ = false;
+  int waiters_ = 0;        // ADDs in awaitEnforced: compile without batching
+  std::string lastError_;  // of the last compilation, empty when it succeeded
 
   // Only the loop thread touches these.
   policy::CompiledPolicy applied_;
   uint64_t policyRevision_ = 0;
+  std::map<std::string, std::pair<std::string, uint32_t>> ifindexes_;  // key -> (hostMac, ifindex)
 
   std::mutex eventMutex_;
   std::shared_ptr<const EventContext> events_;

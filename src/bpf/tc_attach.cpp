@@ -44,12 +44,19 @@ const char* hookName(bpf_tc_attach_point point) {
   return point == BPF_TC_INGRESS ? "ingress" : "egress";
 }
 
-Status attachHook(const std::string& device, int ifindex, bpf_tc_attach_point point, int progFd) {
-  bpf_tc_hook hook = hookOf(ifindex, point);
-  // Creating the hook creates the clsact qdisc for both directions; it may already be there.
+// The clsact qdisc that holds both hooks; it may already be there.
+Status createClsact(const std::string& device, int ifindex) {
+  bpf_tc_hook hook =
+      hookOf(ifindex, static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
   if (int err = bpf_tc_hook_create(&hook); err != 0 && err != -EEXIST) {
     return tcError(device, "add clsact qdisc", err);
   }
+  return okStatus();
+}
+
+// Attaches to a hook of the device's clsact qdisc (createClsact).
+Status attachHook(const std::string& device, int ifindex, bpf_tc_attach_point point, int progFd) {
+  bpf_tc_hook hook = hookOf(ifindex, point);
   bpf_tc_opts opts = podnetFilter();
   opts.prog_fd = progFd;
   opts.flags = BPF_TC_F_REPLACE;
@@ -85,6 +92,7 @@ Status attachPodDevice(const std::string& device, const PodPolicyProgram& progra
   captureLibbpfLog();
   clearLibbpfLog();
   int ifindex = PODNET_TRY(ifindexOf(device));
+  PODNET_TRY_STATUS(createClsact(device, ifindex));
   // Egress first: while only one hook is attached, a pod's new flows are seen on one side only,
   // which is no worse than before.
   PODNET_TRY_STATUS(attachHook(device, ifindex, BPF_TC_EGRESS, program.toPodFd()));
@@ -96,6 +104,7 @@ Status attachHostDevice(const std::string& device, const PodPolicyProgram& progr
   captureLibbpfLog();
   clearLibbpfLog();
   int ifindex = PODNET_TRY(ifindexOf(device));
+  PODNET_TRY_STATUS(createClsact(device, ifindex));
   PODNET_TRY_STATUS(attachHook(device, ifindex, BPF_TC_INGRESS, program.toPodFd()));
   PODNET_TRY_STATUS(attachHook(device, ifindex, BPF_TC_EGRESS, program.fromPodFd()));
   return okStatus();

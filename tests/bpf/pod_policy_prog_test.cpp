@@ -108,6 +108,13 @@ std::vector<PolicyEntry> rangeIn(uint32_t peer, uint8_t proto, uint16_t lo, uint
   return out;
 }
 
+// Pod A's endpoint entry (on the device under test) as enforcing `enforce` from now on.
+void enforceOnA(PolicyMaps& maps, Enforce enforce) {
+  Endpoint ep{kEndpointId,     kPodA, 0, (enforce & kIngress) != 0, (enforce & kEgress) != 0,
+              *Ipv4::parse(kA)};
+  ASSERT_TRUE(maps.setEndpoint(kIfindex, ep).ok());
+}
+
 std::vector<Case> cases() {
   const auto in = Hook::kToPod;     // towards pod A (its ingress)
   const auto out = Hook::kFromPod;  // from pod A (its egress)
@@ -199,6 +206,71 @@ std::vector<Case> cases() {
          [](PolicyMaps& m) { ASSERT_TRUE(m.removePolicy(allowOut(kPodB, 6, 80, 31).key).ok()); }}},
        kEgress,
        {allowOut(kPodB, 6, 80, 31)}},
+
+      // A flow accepted while nothing enforced its direction (match NONE) is judged again once
+      // something does: allowed, it takes the rule; denied, it and its replies are dropped.
+      {"UnenforcedFlowIsRejudgedWhenItsIngressIsIsolated",
+       {{"B->A syn, not enforced", in, tcp(kB, kA, 40000, 80), forwarded(PN_MATCH_NONE)},
+        {"A->B syn-ack", out, tcp(kA, kB, 80, 40000, kTcpSyn | kTcpAck),
+         forwarded(PN_MATCH_CT_REPLY)},
+        {"B->A ack once A's ingress is isolated", in, tcp(kB, kA, 40000, 80, kTcpAck),
+         dropped(PN_DROP_POLICY_DEFAULT), [](PolicyMaps& m) { enforceOnA(m, kIngress); }},
+        {"A->B data: a reply of the denied flow", out, tcp(kA, kB, 80, 40000, kTcpAck),
+         dropped(PN_DROP_POLICY_DEFAULT)},
+        {"B->A again", in, tcp(kB, kA, 40000, 80, kTcpAck), dropped(PN_DROP_POLICY_DEFAULT)},
+        {"a new connection", in, tcp(kB, kA, 40001, 80), dropped(PN_DROP_POLICY_DEFAULT)}}},
+
+      {"UnenforcedFlowIsRejudgedFromItsReply",
+       {{"A->B syn, not enforced", out, tcp(kA, kB, 40000, 80), forwarded(PN_MATCH_NONE)},
+        {"B->A syn-ack once A's egress is isolated: a reply of a now denied flow", in,
+         tcp(kB, kA, 80, 40000, kTcpSyn | kTcpAck), dropped(PN_DROP_POLICY_DEFAULT),
+         [](PolicyMaps& m) { enforceOnA(m, kEgress); }},
+        {"A->B ack", out, tcp(kA, kB, 40000, 80, kTcpAck), dropped(PN_DROP_POLICY_DEFAULT)},
+        {"the same tuple's new syn is a new flow", out, tcp(kA, kB, 40000, 80),
+         dropped(PN_DROP_POLICY_DEFAULT)}}},
+
+      {"UnenforcedFlowAllowedLaterTakesTheRule",
+       {{"B->A syn, not enforced", in, tcp(kB, kA, 40000, 80), forwarded(PN_MATCH_NONE)},
+        {"B->A ack once an allow isolates A", in, tcp(kB, kA, 40000, 80, kTcpAck),
+         forwarded(PN_MATCH_CT_ESTABLISHED, 32),
+         [](PolicyMaps& m) {
+           ASSERT_TRUE(m.setPolicy(allowIn(kPodB, kProtoTcp, 80, 32)).ok());
+           enforceOnA(m, kIngress);
+         }},
+        {"A->B reply", out, tcp(kA, kB, 80, 40000, kTcpAck | kTcpFin),
+         forwarded(PN_MATCH_CT_REPLY, 32)},
+        {"it keeps the rule once the allow is gone, as any judged flow", in,
+         tcp(kB, kA, 40000, 80, kTcpAck | kTcpFin), forwarded(PN_MATCH_CT_ESTABLISHED, 32),
+         [](PolicyMaps& m) {
+           ASSERT_TRUE(m.removePolicy(allowIn(kPodB, kProtoTcp, 80, 32).key).ok());
+         }}}},
+
+      {"ADeniedUnjudgedFlowPassesAgainOnceAllowed",
+       {{"B->A syn, not enforced", in, tcp(kB, kA, 40000, 80), forwarded(PN_MATCH_NONE)},
+        {"isolated: dropped", in, tcp(kB, kA, 40000, 80, kTcpAck), dropped(PN_DROP_POLICY_DEFAULT),
+         [](PolicyMaps& m) { enforceOnA(m, kIngress); }},
+        {"an allow for it: passes with the rule", in, tcp(kB, kA, 40000, 80, kTcpAck | 0x08),
+         forwarded(PN_MATCH_CT_ESTABLISHED, 33),
+         [](PolicyMaps& m) { ASSERT_TRUE(m.setPolicy(allowIn(kPodB, kProtoTcp, 80, 33)).ok()); }},
+        {"its reply", out, tcp(kA, kB, 80, 40000, kTcpAck), forwarded(PN_MATCH_CT_REPLY, 33)}}},
+
+      {"ADeniedUnjudgedFlowPassesAgainOnceNothingIsolates",
+       {{"B->A udp, not enforced", in, udp(kB, kA, 5000, 53), forwarded(PN_MATCH_NONE)},
+        {"isolated: dropped", in, udp(kB, kA, 5000, 53), dropped(PN_DROP_POLICY_DEFAULT),
+         [](PolicyMaps& m) { enforceOnA(m, kIngress); }},
+        {"the isolating policy is gone", in, udp(kB, kA, 5000, 53), silent(),
+         [](PolicyMaps& m) { enforceOnA(m, kNone); }},
+        {"its first reply", out, udp(kA, kB, 53, 5000), forwarded(PN_MATCH_CT_REPLY)}}},
+
+      {"FlowOfADeviceWithoutEndpointIsRejudgedOnceItHasOne",
+       {{"A->B ping, no endpoint entry", out, icmpEcho(kA, kB), forwarded(PN_MATCH_NONE)},
+        {"B->A echo reply once A is isolated both ways", in, icmpEcho(kB, kA, true),
+         dropped(PN_DROP_POLICY_DEFAULT), [](PolicyMaps& m) { enforceOnA(m, kBoth); }},
+        {"A->B ping", out, icmpEcho(kA, kB), dropped(PN_DROP_POLICY_DEFAULT)}},
+       kNone,
+       {},
+       PN_ENFORCE_DEFAULT,
+       false},
 
       {"ModeAlwaysEnforcesUnselectedPods",
        {{"B->A", in, tcp(kB, kA, 1, 80), dropped(PN_DROP_POLICY_DEFAULT)},
@@ -371,7 +443,9 @@ TEST_P(PodPolicyProgTest, VerdictsAndEvents) {
     EXPECT_EQ(ev.policyId, step.expect.policyId);
     EXPECT_EQ(ev.direction, step.hook == Hook::kToPod ? PN_DIR_INGRESS : PN_DIR_EGRESS);
     EXPECT_EQ(ev.ifindex, kIfindex);
-    EXPECT_EQ(ev.endpointId, c.endpoint ? kEndpointId : 0u);
+    auto endpoints = maps_->endpoints();
+    ASSERT_TRUE(endpoints.ok()) << endpoints.error().message;
+    EXPECT_EQ(ev.endpointId, endpoints->count(kIfindex) ? kEndpointId : 0u);
     EXPECT_EQ(ev.length, lastLength_);
     EXPECT_EQ(ev.policyRevision, 5u);
     if (step.packet.etherType == 0x0800) {

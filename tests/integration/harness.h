@@ -59,6 +59,9 @@ class AgentProcess {
   void kill9();  // SIGKILL and wait: a crash
   const std::string& socket() const { return socket_; }
   const std::string& stateDir() const { return stateDir_; }
+  // Its BPF pin directory as this process opens it: "ip netns exec" gave the agent its own mount
+  // namespace (and /sys), so through /proc/<pid>/root.
+  std::string pinDir() const { return "/proc/" + std::to_string(pid_) + "/root" + pinDir_; }
 
  private:
   const TestNetns& node_;
