@@ -6,7 +6,8 @@
  *   to_pod    on the host veth's egress hook: packets for the pod (the pod's ingress)
  *
  * Both look the device up in pn_endpoints, the peer's address in pn_ipcache, the flow in pn_ct
- * and, for a new flow that is enforced, pn_policy (two LPM lookups). Layouts: pod_policy.h.
+ * and, for a new flow that is enforced, pn_ipblocks and pn_policy (lib/policy.h). Layouts:
+ * pod_policy.h.
  * Node devices (the uplink, the VXLAN device) carry the same two programs the other way round:
  * to_pod on their tc ingress, from_pod on their tc egress, as the host firewall. With the fast
  * path (lib/forward.h) a packet entering the node may be judged for the local pod it is going to
@@ -51,7 +52,7 @@ static __noinline int pn_judge(__u32 ifindex, __u32 direction, __u32 parsed,
 	struct pn_flow_event ev = {};
 	struct pn_ct_state ct = {};
 	struct pn_policy_verdict decision;
-	__u32 self_identity, peer_identity, subject;
+	__u32 self_identity, peer_identity, peer_addr, subject;
 	int enforce, ct_result;
 	__u64 now = bpf_ktime_get_ns();
 
@@ -84,12 +85,14 @@ static __noinline int pn_judge(__u32 ifindex, __u32 direction, __u32 parsed,
 	/* Identities: the endpoint's own, and the peer's from the ipcache. */
 	if (direction == PN_DIR_EGRESS) {
 		self_identity = ep ? ep->identity : pn_identity_of(pkt->saddr);
-		peer_identity = pn_identity_of(pkt->daddr);
+		peer_addr = pkt->daddr;
+		peer_identity = pn_identity_of(peer_addr);
 		ev.src_identity = self_identity;
 		ev.dst_identity = peer_identity;
 	} else {
 		self_identity = ep ? ep->identity : pn_identity_of(pkt->daddr);
-		peer_identity = pn_identity_of(pkt->saddr);
+		peer_addr = pkt->saddr;
+		peer_identity = pn_identity_of(peer_addr);
 		ev.src_identity = peer_identity;
 		ev.dst_identity = self_identity;
 	}
@@ -128,7 +131,7 @@ static __noinline int pn_judge(__u32 ifindex, __u32 direction, __u32 parsed,
 	} else if (direction == PN_DIR_INGRESS && peer_identity == PN_IDENTITY_HOST) {
 		ev.match = PN_MATCH_HOST;
 	} else {
-		decision = pn_policy_decide(subject, peer_identity, direction, pkt);
+		decision = pn_policy_decide(subject, peer_identity, peer_addr, direction, pkt);
 		ev.policy_id = decision.policy_id;
 		if (decision.match == PN_MATCH_POLICY_DENY)
 			return pn_drop(&ev, PN_DROP_POLICY_DENY, PN_MATCH_POLICY_DENY);
@@ -144,7 +147,8 @@ static __noinline int pn_judge(__u32 ifindex, __u32 direction, __u32 parsed,
 		struct pn_endpoint_value *host = bpf_map_lookup_elem(&pn_endpoints, &host_key);
 
 		if (host && (host->flags & PN_EP_ENFORCE_INGRESS)) {
-			decision = pn_policy_decide(host->subject, self_identity, PN_DIR_INGRESS, pkt);
+			decision = pn_policy_decide(host->subject, self_identity, pkt->saddr,
+						    PN_DIR_INGRESS, pkt);
 			ev.policy_id = decision.policy_id;
 			if (decision.match == PN_MATCH_POLICY_DENY)
 				return pn_drop(&ev, PN_DROP_POLICY_DENY, PN_MATCH_POLICY_DENY);
