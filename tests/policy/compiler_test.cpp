@@ -655,6 +655,38 @@ spec:
   EXPECT_TRUE(ok("203.0.113.1", "shop/frontend", 80));
 }
 
+// Where the old model of the kernel (FakeMaps) and the program disagreed: "always" never
+// isolates the node itself, and a node's packets to its own pods cross no node device.
+TEST_F(CompilerTest, HostEndpointAsTheProgramJudgesIt) {
+  lab.apply(R"(
+apiVersion: podnet.io/v1
+kind: PodnetClusterwideNetworkPolicy
+metadata: {name: workers}
+spec:
+  nodeSelector: {matchLabels: {role: worker}}
+  ingress: [{fromEntities: [cluster]}]
+  egressDeny: [{toEntities: [all]}]
+)");
+  lab.setMode(PN_ENFORCE_ALWAYS);
+  lab.sync();
+  EXPECT_FALSE(ok("node:n1", "shop/backend"));  // the host policy's egress deny
+  EXPECT_TRUE(ok("node:n1", "shop/frontend"));  // its own pod: only the pod's veth sees it...
+  EXPECT_TRUE(ok("node:n1", "other/client"));   // ...which always admits its node
+  lab.remove("/podnet/policies/PodnetClusterwideNetworkPolicy/workers");
+  lab.apply(R"(
+apiVersion: podnet.io/v1
+kind: PodnetClusterwideNetworkPolicy
+metadata: {name: workers}
+spec:
+  nodeSelector: {matchLabels: {role: worker}}
+  ingress: [{fromEntities: [cluster]}]
+)");
+  lab.sync();
+  // Ingress-only host policy in "always" mode: the node's egress stays open.
+  EXPECT_TRUE(ok("node:n1", "203.0.113.1", 443));
+  EXPECT_FALSE(ok("203.0.113.1", "node:n1", 443));
+}
+
 TEST_F(CompilerTest, EnforcementModes) {
   lab.apply(R"(
 apiVersion: networking.k8s.io/v1
