@@ -6,7 +6,8 @@
  *   to_pod    on the host veth's egress hook: packets for the pod (the pod's ingress)
  *
  * Both look the device up in pn_endpoints, the peer's address in pn_ipcache, the flow in pn_ct
- * and, for a new flow that is enforced, pn_policy (two LPM lookups). Layouts: pod_policy.h.
+ * and, for a new flow that is enforced, pn_ipblocks and pn_policy (lib/policy.h). Layouts:
+ * pod_policy.h.
  * Node devices (the uplink, the VXLAN device) carry the same two programs the other way round:
  * to_pod on their tc ingress, from_pod on their tc egress, as the host firewall. With the fast
  * path (lib/forward.h) a packet entering the node may be judged for the local pod it is going to
@@ -54,14 +55,15 @@ static __always_inline int pn_enforces(__u32 mode, const struct pn_endpoint_valu
  * PN_MATCH_POLICY_ALLOW, or a deny (pn_match_denies), with the deciding rule in policy_id. */
 static __always_inline struct pn_policy_verdict
 pn_decide_flow(__u32 direction, int enforce, __u32 mode, int host_device, __u32 subject,
-	       __u32 self_identity, __u32 peer_identity, const struct pn_packet *pkt)
+	       __u32 self_identity, __u32 peer_identity, __u32 peer_addr,
+	       const struct pn_packet *pkt)
 {
 	struct pn_policy_verdict decision = { .match = PN_MATCH_NONE };
 
 	if (enforce && direction == PN_DIR_INGRESS && peer_identity == PN_IDENTITY_HOST) {
 		decision.match = PN_MATCH_HOST;
 	} else if (enforce) {
-		decision = pn_policy_decide(subject, peer_identity, direction, pkt);
+		decision = pn_policy_decide(subject, peer_identity, peer_addr, direction, pkt);
 		if (decision.match != PN_MATCH_POLICY_ALLOW)
 			return decision;
 	}
@@ -73,7 +75,8 @@ pn_decide_flow(__u32 direction, int enforce, __u32 mode, int host_device, __u32 
 		struct pn_endpoint_value *host = bpf_map_lookup_elem(&pn_endpoints, &host_key);
 
 		if (host && (host->flags & PN_EP_ENFORCE_INGRESS)) {
-			decision = pn_policy_decide(host->subject, self_identity, PN_DIR_INGRESS, pkt);
+			decision = pn_policy_decide(host->subject, self_identity, pkt->saddr,
+						    PN_DIR_INGRESS, pkt);
 			if (decision.match == PN_MATCH_DEFAULT_DENY)
 				decision.match = PN_MATCH_HOST_DEFAULT_DENY;
 		}
@@ -111,7 +114,8 @@ static __always_inline void pn_ct_rejudge(struct pn_ct_value *entry, int reply, 
 	}
 	decision = pn_decide_flow(flow_direction, pn_enforces(mode, ep, flow_direction), mode,
 				  host_device, ep ? ep->subject : self_identity, self_identity,
-				  peer_identity, &first);
+				  peer_identity,
+				  flow_direction == PN_DIR_EGRESS ? first.daddr : first.saddr, &first);
 	if (decision.match == entry->match && decision.policy_id == entry->policy_id)
 		return;
 	if (pn_match_denies(decision.match) && !pn_match_denies(entry->match)) {
@@ -134,7 +138,7 @@ static __noinline int pn_judge(__u32 ifindex, __u32 direction, __u32 parsed,
 	struct pn_flow_event ev = {};
 	struct pn_ct_state ct = {};
 	struct pn_policy_verdict decision;
-	__u32 self_identity, peer_identity, subject;
+	__u32 self_identity, peer_identity, peer_addr, subject;
 	int enforce, ct_result;
 	__u64 now = bpf_ktime_get_ns();
 
@@ -165,12 +169,14 @@ static __noinline int pn_judge(__u32 ifindex, __u32 direction, __u32 parsed,
 	/* Identities: the endpoint's own, and the peer's from the ipcache. */
 	if (direction == PN_DIR_EGRESS) {
 		self_identity = ep ? ep->identity : pn_identity_of(pkt->saddr);
-		peer_identity = pn_identity_of(pkt->daddr);
+		peer_addr = pkt->daddr;
+		peer_identity = pn_identity_of(peer_addr);
 		ev.src_identity = self_identity;
 		ev.dst_identity = peer_identity;
 	} else {
 		self_identity = ep ? ep->identity : pn_identity_of(pkt->daddr);
-		peer_identity = pn_identity_of(pkt->saddr);
+		peer_addr = pkt->saddr;
+		peer_identity = pn_identity_of(peer_addr);
 		ev.src_identity = peer_identity;
 		ev.dst_identity = self_identity;
 	}
@@ -214,7 +220,7 @@ static __noinline int pn_judge(__u32 ifindex, __u32 direction, __u32 parsed,
 	/* A new flow: decide. */
 	subject = ep ? ep->subject : self_identity;
 	decision = pn_decide_flow(direction, enforce, mode, host_device, subject, self_identity,
-				  peer_identity, pkt);
+				  peer_identity, peer_addr, pkt);
 	ev.policy_id = decision.policy_id;
 	if (pn_match_denies(decision.match))
 		return pn_drop(&ev, pn_drop_reason_of(decision.match), decision.match);

@@ -27,6 +27,7 @@
 #define PN_MAP_DROPS "pn_drops"
 #define PN_MAP_STATS "pn_stats"
 #define PN_MAP_EVENTS "pn_events"
+#define PN_MAP_IPBLOCKS "pn_ipblocks"
 
 /* Capacities. Changing one changes the pinned maps' shape (an ABI change). */
 #define PN_IPCACHE_MAX 524288
@@ -34,6 +35,7 @@
 #define PN_POLICY_MAX 1048576
 #define PN_CT_MAX 262144
 #define PN_EVENTS_BYTES (4 * 1024 * 1024)
+#define PN_IPBLOCKS_MAX 65536
 
 /*
  * Identities. A pod identity stands for one set of (namespace labels, pod labels) and is
@@ -42,6 +44,9 @@
  * Entities: "host" is PN_IDENTITY_HOST, "remote-node" PN_IDENTITY_REMOTE_NODE, "world" is
  * PN_IDENTITY_WORLD plus every CIDR identity, "cluster" every pod identity plus host and
  * remote-node; user space expands entities into identities when it compiles policy.
+ * ipBlock identities (PN_IDENTITY_LOCAL_IPBLOCK set, node-local, one per distinct prefix a
+ * NetworkPolicy ipBlock names) are never a packet's identity: they come from pn_ipblocks, which
+ * matches every address (pods, nodes, world) by prefix, and are only ever a pn_policy peer.
  */
 enum pn_identity {
 	PN_IDENTITY_ANY = 0, /* policy key wildcard; never a packet's identity */
@@ -50,6 +55,7 @@ enum pn_identity {
 	PN_IDENTITY_REMOTE_NODE = 6, /* another node of the cluster */
 	PN_IDENTITY_FIRST_POD = 256,
 	PN_IDENTITY_LOCAL_CIDR = 1 << 24,
+	PN_IDENTITY_LOCAL_IPBLOCK = 1 << 27,
 };
 
 /* Direction as seen by the pod. Pod egress = the host veth's tc ingress hook. */
@@ -109,6 +115,15 @@ struct pn_ipcache_value {
 PN_STATIC_ASSERT(sizeof(struct pn_ipcache_value) == 8, "pn_ipcache_value layout");
 
 /*
+ * ---- pn_ipblocks: LPM trie, IPv4 prefix -> ipBlock identity. Miss = no ipBlock names it. ----
+ * Key and value are pn_ipcache_key / pn_ipcache_value. Unlike pn_ipcache, a pod's or a node's
+ * /32 does not hide a prefix here: the longest prefix among those NetworkPolicy ipBlocks name
+ * (cidr and except alike) gives the identity, and pn_policy has an entry for that identity under
+ * every rule whose cidr holds the prefix and none of whose excepts does. Looked up once per new
+ * enforced flow, with the peer's address (docs/policy-datapath.md).
+ */
+
+/*
  * ---- pn_endpoints: hash, host-side ifindex -> endpoint. ----
  * The host firewall: the node's own devices (uplink, VXLAN device) carry an endpoint whose
  * identity is PN_IDENTITY_HOST; on them the programs judge only packets to or from an address of
@@ -143,8 +158,9 @@ PN_STATIC_ASSERT(sizeof(struct pn_endpoint_value) == 24, "pn_endpoint_value layo
  * {subject, peer, direction} always match exactly (prefixlen >= PN_POLICY_PREFIX_PROTO);
  * the protocol matches exactly when prefixlen >= PN_POLICY_PREFIX_PORT (else any protocol and
  * any port); the port's top (prefixlen - PN_POLICY_PREFIX_PORT) bits match, so a port range is a
- * handful of entries (at most 30), one per aligned block. The program probes twice per new flow:
- * once with the peer's identity and once with PN_IDENTITY_ANY; a deny from either probe wins.
+ * handful of entries (at most 30), one per aligned block. The program probes up to three times per
+ * new flow: with the peer's identity, with the peer address's ipBlock identity (pn_ipblocks; only
+ * on a hit) and with PN_IDENTITY_ANY; a deny from any probe wins, then an allow in that order.
  * Within one probe the longest prefix wins, so user space stores an allow that lies inside a
  * deny of the same subject/peer/direction as a deny (see docs/policy-datapath.md).
  */

@@ -76,4 +76,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pn_events SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct pn_ipcache_key);
+	__type(value, struct pn_ipcache_value);
+	__uint(max_entries, PN_IPBLOCKS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pn_ipblocks SEC(".maps");
+
 #endif /* PODNET_BPF_LIB_MAPS_H */

@@ -51,6 +51,8 @@ class MapWriter final : public policy::PolicyMapWriter {
   Status removePolicy(const bpf::PolicyKey& k) override { return maps_.removePolicy(k); }
   Status setIdentity(const Ipv4Prefix& p, uint32_t id) override { return maps_.setIdentity(p, id); }
   Status removeIdentity(const Ipv4Prefix& p) override { return maps_.removeIdentity(p); }
+  Status setIpBlock(const Ipv4Prefix& p, uint32_t id) override { return maps_.setIpBlock(p, id); }
+  Status removeIpBlock(const Ipv4Prefix& p) override { return maps_.removeIpBlock(p); }
   Status setEndpoint(const std::string&, const bpf::Endpoint& e) override {
     return maps_.setEndpoint(e.endpointId, e);
   }
@@ -528,6 +530,7 @@ Result<policy::CompiledPolicy> PolicyAgent::kernelState() {
     if ((id & ~policy::kLocalIdentityMask) == PN_IDENTITY_LOCAL_CIDR)
       state.cidrIdentities[prefix] = id;
   }
+  state.ipBlocks = PODNET_TRY(maps_.ipBlocks());
   for (const auto& [ifindex, ep] : PODNET_TRY(maps_.endpoints())) {
     bpf::Endpoint e = ep;
     e.endpointId = ifindex;

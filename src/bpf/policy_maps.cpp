@@ -39,6 +39,8 @@ constexpr MapLayout kDrops{PN_MAP_DROPS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(uint3
                            sizeof(pn_counter), PN_DROP__MAX};
 constexpr MapLayout kStats{PN_MAP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(uint32_t),
                            sizeof(uint64_t), PN_STAT__MAX};
+constexpr MapLayout kIpblocks{PN_MAP_IPBLOCKS, BPF_MAP_TYPE_LPM_TRIE, sizeof(pn_ipcache_key),
+                              sizeof(pn_ipcache_value), PN_IPBLOCKS_MAX};
 constexpr MapLayout kEvents{PN_MAP_EVENTS, BPF_MAP_TYPE_RINGBUF, 0, 0, PN_EVENTS_BYTES};
 
 std::string typeName(uint32_t type) {
@@ -119,6 +121,29 @@ uint8_t prefixBitsOf(const PolicyKey& key) {
   return PN_POLICY_PREFIX_PORT + key.portBits;
 }
 
+// pn_ipcache and pn_ipblocks: prefix -> identity.
+Status setPrefix(int fd, const char* map, const Ipv4Prefix& prefix, uint32_t identity) {
+  pn_ipcache_key key{prefix.len, htonl(prefix.network().value)};
+  pn_ipcache_value value{identity, 0};
+  return update(fd, map, &key, &value);
+}
+
+Status removePrefix(int fd, const char* map, const Ipv4Prefix& prefix) {
+  pn_ipcache_key key{prefix.len, htonl(prefix.network().value)};
+  return remove(fd, map, &key);
+}
+
+Result<std::map<Ipv4Prefix, uint32_t>> prefixes(int fd, const char* map) {
+  auto raws = PODNET_TRY(keys<pn_ipcache_key>(fd, map));
+  std::map<Ipv4Prefix, uint32_t> out;
+  for (const auto& raw : raws) {
+    pn_ipcache_value value{};
+    if (bpf_map_lookup_elem(fd, &raw, &value) != 0) continue;  // removed meanwhile
+    out[Ipv4Prefix{Ipv4{ntohl(raw.addr)}, static_cast<uint8_t>(raw.prefixlen)}] = value.identity;
+  }
+  return out;
+}
+
 }  // namespace
 
 pn_policy_key PolicyKey::raw() const {
@@ -169,18 +194,16 @@ Result<PolicyMaps> PolicyMaps::open(const std::string& pinDir) {
   maps.drops_ = PODNET_TRY(openPin(pinDir, kDrops));
   maps.stats_ = PODNET_TRY(openPin(pinDir, kStats));
   maps.events_ = PODNET_TRY(openPin(pinDir, kEvents));
+  maps.ipblocks_ = PODNET_TRY(openPin(pinDir, kIpblocks));
   return maps;
 }
 
 Status PolicyMaps::setIdentity(const Ipv4Prefix& prefix, uint32_t identity) {
-  pn_ipcache_key key{prefix.len, htonl(prefix.network().value)};
-  pn_ipcache_value value{identity, 0};
-  return update(ipcache_.get(), PN_MAP_IPCACHE, &key, &value);
+  return setPrefix(ipcache_.get(), PN_MAP_IPCACHE, prefix, identity);
 }
 
 Status PolicyMaps::removeIdentity(const Ipv4Prefix& prefix) {
-  pn_ipcache_key key{prefix.len, htonl(prefix.network().value)};
-  return remove(ipcache_.get(), PN_MAP_IPCACHE, &key);
+  return removePrefix(ipcache_.get(), PN_MAP_IPCACHE, prefix);
 }
 
 Result<uint32_t> PolicyMaps::identityOf(Ipv4 address) {
@@ -194,14 +217,19 @@ Result<uint32_t> PolicyMaps::identityOf(Ipv4 address) {
 }
 
 Result<std::map<Ipv4Prefix, uint32_t>> PolicyMaps::identities() {
-  auto raws = PODNET_TRY(keys<pn_ipcache_key>(ipcache_.get(), PN_MAP_IPCACHE));
-  std::map<Ipv4Prefix, uint32_t> out;
-  for (const auto& raw : raws) {
-    pn_ipcache_value value{};
-    if (bpf_map_lookup_elem(ipcache_.get(), &raw, &value) != 0) continue;  // removed meanwhile
-    out[Ipv4Prefix{Ipv4{ntohl(raw.addr)}, static_cast<uint8_t>(raw.prefixlen)}] = value.identity;
-  }
-  return out;
+  return prefixes(ipcache_.get(), PN_MAP_IPCACHE);
+}
+
+Status PolicyMaps::setIpBlock(const Ipv4Prefix& prefix, uint32_t identity) {
+  return setPrefix(ipblocks_.get(), PN_MAP_IPBLOCKS, prefix, identity);
+}
+
+Status PolicyMaps::removeIpBlock(const Ipv4Prefix& prefix) {
+  return removePrefix(ipblocks_.get(), PN_MAP_IPBLOCKS, prefix);
+}
+
+Result<std::map<Ipv4Prefix, uint32_t>> PolicyMaps::ipBlocks() {
+  return prefixes(ipblocks_.get(), PN_MAP_IPBLOCKS);
 }
 
 Status PolicyMaps::setEndpoint(uint32_t ifindex, const Endpoint& endpoint) {

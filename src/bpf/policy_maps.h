@@ -74,6 +74,11 @@ class PolicyMaps {
   Result<uint32_t> identityOf(Ipv4 address);            // the longest prefix; world on a miss
   Result<std::map<Ipv4Prefix, uint32_t>> identities();  // every prefix
 
+  // pn_ipblocks (prefix -> ipBlock identity)
+  Status setIpBlock(const Ipv4Prefix& prefix, uint32_t identity);
+  Status removeIpBlock(const Ipv4Prefix& prefix);     // no error when absent
+  Result<std::map<Ipv4Prefix, uint32_t>> ipBlocks();  // every prefix
+
   // pn_endpoints, by the host-side device's ifindex
   Status setEndpoint(uint32_t ifindex, const Endpoint& endpoint);
   Status removeEndpoint(uint32_t ifindex);  // no error when absent
@@ -103,7 +108,7 @@ class PolicyMaps {
  private:
   PolicyMaps() = default;
 
-  UniqueFd ipcache_, endpoints_, policy_, ct_, config_, drops_, stats_, events_;
+  UniqueFd ipcache_, endpoints_, policy_, ct_, config_, drops_, stats_, events_, ipblocks_;
 };
 
 }  // namespace podnet::bpf

@@ -110,6 +110,11 @@ class Compiler {
                                              " pn_policy entries exceed the map's " +
                                              std::to_string(PN_POLICY_MAX));
     }
+    if (out_.ipBlocks.size() > PN_IPBLOCKS_MAX) {
+      return makeError(Errc::kExhausted, "policy: " + std::to_string(out_.ipBlocks.size()) +
+                                             " ipBlock prefixes exceed pn_ipblocks' " +
+                                             std::to_string(PN_IPBLOCKS_MAX));
+    }
     if (out_.ipcache.size() > PN_IPCACHE_MAX) {
       return makeError(Errc::kExhausted, "policy: " + std::to_string(out_.ipcache.size()) +
                                              " pn_ipcache prefixes exceed the map's " +
@@ -245,18 +250,37 @@ class Compiler {
     }
   }
 
+  // Node-local numbers for prefixes, kept from the previous compilation while the prefix stays.
+  static void numberPrefixes(const std::set<Ipv4Prefix>& prefixes, uint32_t base,
+                             const std::map<Ipv4Prefix, uint32_t>* previous,
+                             std::map<Ipv4Prefix, uint32_t>& out) {
+    std::set<uint32_t> taken, avoid;
+    if (previous) {
+      for (const auto& [prefix, id] : *previous) {
+        avoid.insert(id);
+        if (prefixes.count(prefix)) {
+          out[prefix] = id;
+          taken.insert(id);
+        }
+      }
+    }
+    for (const auto& prefix : prefixes) {
+      if (!out.count(prefix)) out[prefix] = allocateLocal(base, taken, avoid);
+    }
+  }
+
   void buildCidrIdentities() {
-    std::set<Ipv4Prefix> prefixes;
-    auto add = [&](const CidrBlock& b) {
-      prefixes.insert(b.cidr);
-      prefixes.insert(b.except.begin(), b.except.end());
+    std::set<Ipv4Prefix> cidrs, ipBlocks;
+    auto add = [](std::set<Ipv4Prefix>& to, const CidrBlock& b) {
+      to.insert(b.cidr);
+      to.insert(b.except.begin(), b.except.end());
     };
     for (const auto& policy : state_.policies) {
       if (auto* np = std::get_if<NetworkPolicy>(&policy)) {
         for (const auto* rules : {&np->ingress, &np->egress}) {
           for (const auto& r : *rules) {
             for (const auto& peer : r.peers) {
-              if (peer.ipBlock) add(*peer.ipBlock);
+              if (peer.ipBlock) add(ipBlocks, *peer.ipBlock);
             }
           }
         }
@@ -264,26 +288,15 @@ class Compiler {
         forEachPodnetSection(*podnetSpec(policy), [&](const std::vector<PodnetRule>& rules,
                                                       const char*, pn_direction, pn_policy_action) {
           for (const auto& r : rules) {
-            for (const auto& c : r.cidrs) add(c);
+            for (const auto& c : r.cidrs) add(cidrs, c);
           }
         });
       }
     }
-    std::set<uint32_t> taken, avoid;
-    if (prev_) {
-      for (const auto& [prefix, id] : prev_->cidrIdentities) {
-        avoid.insert(id);
-        if (prefixes.count(prefix)) {
-          out_.cidrIdentities[prefix] = id;
-          taken.insert(id);
-        }
-      }
-    }
-    for (const auto& prefix : prefixes) {
-      if (!out_.cidrIdentities.count(prefix)) {
-        out_.cidrIdentities[prefix] = allocateLocal(PN_IDENTITY_LOCAL_CIDR, taken, avoid);
-      }
-    }
+    numberPrefixes(cidrs, PN_IDENTITY_LOCAL_CIDR, prev_ ? &prev_->cidrIdentities : nullptr,
+                   out_.cidrIdentities);
+    numberPrefixes(ipBlocks, PN_IDENTITY_LOCAL_IPBLOCK, prev_ ? &prev_->ipBlocks : nullptr,
+                   out_.ipBlocks);
   }
 
   void buildIpcache() {
@@ -427,8 +440,11 @@ class Compiler {
 
   void addAll(Targets& t) const { t[PN_IDENTITY_ANY] = nullptr; }
 
-  void addCidr(Targets& t, const CidrBlock& block) const {
-    for (const auto& [prefix, id] : out_.cidrIdentities) {
+  // Every identity of `prefixes` (CIDR or ipBlock identities) inside the block's cidr and outside
+  // its excepts: the prefixes are looked up by longest match, so these are exactly the addresses.
+  static void addBlock(Targets& t, const CidrBlock& block,
+                       const std::map<Ipv4Prefix, uint32_t>& prefixes) {
+    for (const auto& [prefix, id] : prefixes) {
       if (!within(prefix, block.cidr)) continue;
       bool excepted = std::any_of(block.except.begin(), block.except.end(),
                                   [&](const Ipv4Prefix& e) { return within(prefix, e); });
@@ -451,7 +467,7 @@ class Compiler {
     if (rule.peers.empty()) addAll(t);
     for (const auto& peer : rule.peers) {
       if (peer.ipBlock) {
-        addCidr(t, *peer.ipBlock);
+        addBlock(t, *peer.ipBlock, out_.ipBlocks);
         continue;
       }
       for (const auto& p : peers_) {
@@ -478,7 +494,7 @@ class Compiler {
         if (sel.matches(p.labels->endpointView())) t[p.id] = &p;
       }
     }
-    for (const auto& c : rule.cidrs) addCidr(t, c);
+    for (const auto& c : rule.cidrs) addBlock(t, c, out_.cidrIdentities);
     for (Entity e : rule.entities) addEntity(t, e);
     if (rule.endpoints.empty() && rule.cidrs.empty() && rule.entities.empty() &&
         !rule.ports.empty()) {
@@ -680,6 +696,19 @@ bool sameEndpoint(const bpf::Endpoint& a, const bpf::Endpoint& b) {
                                          b.enforceEgress, b.address);
 }
 
+void diffPrefixes(const std::map<Ipv4Prefix, uint32_t>& from,
+                  const std::map<Ipv4Prefix, uint32_t>& to,
+                  std::vector<std::pair<Ipv4Prefix, uint32_t>>& upsert,
+                  std::vector<Ipv4Prefix>& remove) {
+  for (const auto& [prefix, id] : to) {
+    auto it = from.find(prefix);
+    if (it == from.end() || it->second != id) upsert.push_back({prefix, id});
+  }
+  for (const auto& [prefix, id] : from) {
+    if (!to.count(prefix)) remove.push_back(prefix);
+  }
+}
+
 }  // namespace
 
 std::string PolicyRef::str() const {
@@ -702,8 +731,9 @@ bool PolicyMapDiff::empty() const {
 }
 
 size_t PolicyMapDiff::size() const {
-  return upsertEntries.size() + upsertIpcache.size() + upsertEndpoints.size() +
-         removeEndpoints.size() + removeIpcache.size() + removeEntries.size();
+  return upsertEntries.size() + upsertIpcache.size() + upsertIpBlocks.size() +
+         upsertEndpoints.size() + removeEndpoints.size() + removeIpcache.size() +
+         removeIpBlocks.size() + removeEntries.size();
 }
 
 PolicyMapDiff diff(const CompiledPolicy& from, const CompiledPolicy& to) {
@@ -719,13 +749,8 @@ PolicyMapDiff diff(const CompiledPolicy& from, const CompiledPolicy& to) {
   for (const auto& [key, e] : old) {
     if (!kept.count(key)) d.removeEntries.push_back(key);
   }
-  for (const auto& [prefix, id] : to.ipcache) {
-    auto it = from.ipcache.find(prefix);
-    if (it == from.ipcache.end() || it->second != id) d.upsertIpcache.push_back({prefix, id});
-  }
-  for (const auto& [prefix, id] : from.ipcache) {
-    if (!to.ipcache.count(prefix)) d.removeIpcache.push_back(prefix);
-  }
+  diffPrefixes(from.ipcache, to.ipcache, d.upsertIpcache, d.removeIpcache);
+  diffPrefixes(from.ipBlocks, to.ipBlocks, d.upsertIpBlocks, d.removeIpBlocks);
   for (const auto& [key, e] : to.endpoints) {
     auto it = from.endpoints.find(key);
     if (it == from.endpoints.end() || !sameEndpoint(it->second, e)) {
@@ -741,9 +766,11 @@ PolicyMapDiff diff(const CompiledPolicy& from, const CompiledPolicy& to) {
 Status applyDiff(const PolicyMapDiff& d, PolicyMapWriter& w) {
   for (const auto& e : d.upsertEntries) PODNET_TRY_STATUS(w.setPolicy(e));
   for (const auto& [prefix, id] : d.upsertIpcache) PODNET_TRY_STATUS(w.setIdentity(prefix, id));
+  for (const auto& [prefix, id] : d.upsertIpBlocks) PODNET_TRY_STATUS(w.setIpBlock(prefix, id));
   for (const auto& [key, e] : d.upsertEndpoints) PODNET_TRY_STATUS(w.setEndpoint(key, e));
   for (const auto& key : d.removeEndpoints) PODNET_TRY_STATUS(w.removeEndpoint(key));
   for (const auto& prefix : d.removeIpcache) PODNET_TRY_STATUS(w.removeIdentity(prefix));
+  for (const auto& prefix : d.removeIpBlocks) PODNET_TRY_STATUS(w.removeIpBlock(prefix));
   for (const auto& key : d.removeEntries) PODNET_TRY_STATUS(w.removePolicy(key));
   return okStatus();
 }

@@ -18,6 +18,12 @@
 // The host firewall: a PodnetClusterwideNetworkPolicy with a nodeSelector that matches this node
 // compiles into entries for the subject PN_IDENTITY_HOST, and endpoints[kHostEndpoint] says which
 // directions are enforced (see docs/policy.md for how the agent attaches it).
+//
+// ipBlocks: a NetworkPolicy ipBlock matches an address whoever owns it (pod, node, world), so it
+// does not go through pn_ipcache (where a pod's /32 carries the pod's identity) but through
+// pn_ipblocks: one ipBlock identity per distinct prefix NetworkPolicy ipBlocks name (cidr and
+// except), and a rule's entries name every such identity inside its cidr and outside its excepts.
+// PodnetNetworkPolicy CIDR sets keep Cilium's meaning (outside the cluster only): pn_ipcache.
 #pragma once
 
 #include <cstdint>
@@ -99,6 +105,9 @@ struct CompiledPolicy {
   // pn_ipcache: pods (/32 -> identity or alias), nodes (/32 -> host or remote-node), and one
   // prefix per CIDR identity.
   std::map<Ipv4Prefix, uint32_t> ipcache;
+  // pn_ipblocks: every prefix a NetworkPolicy ipBlock names -> its ipBlock identity
+  // (PN_IDENTITY_LOCAL_IPBLOCK | n), numbered stably like the CIDR identities.
+  std::map<Ipv4Prefix, uint32_t> ipBlocks;
   // Policy ids (1..) -> the rule; pn_policy values and flow events carry the id.
   std::map<uint32_t, PolicyRef> policyIds;
 
@@ -127,18 +136,20 @@ Result<CompiledPolicy> compile(const ClusterState& state, const NodeContext& nod
 // performs them:
 //   1. upsert pn_policy entries (new keys and changed values): a subject, peer or prefix that
 //      is about to be used already has its entries, and new denies take effect at once;
-//   2. upsert pn_ipcache prefixes (new ones and changed identities);
+//   2. upsert pn_ipcache and pn_ipblocks prefixes (new ones and changed identities);
 //   3. upsert endpoints whose identity, subject or flags changed (new subjects are complete);
 //   4. remove endpoints that are gone (normally the agent's CNI DEL did it already);
-//   5. remove pn_ipcache prefixes no longer present;
+//   5. remove pn_ipcache and pn_ipblocks prefixes no longer present;
 //   6. remove pn_policy keys no longer present (an allow disappears last, so a flow allowed in
 //      both states is never dropped in between; open flows are carried by conntrack anyway).
 struct PolicyMapDiff {
   std::vector<bpf::PolicyEntry> upsertEntries;
   std::vector<std::pair<Ipv4Prefix, uint32_t>> upsertIpcache;
+  std::vector<std::pair<Ipv4Prefix, uint32_t>> upsertIpBlocks;
   std::vector<std::pair<std::string, bpf::Endpoint>> upsertEndpoints;
   std::vector<std::string> removeEndpoints;
   std::vector<Ipv4Prefix> removeIpcache;
+  std::vector<Ipv4Prefix> removeIpBlocks;
   std::vector<bpf::PolicyKey> removeEntries;
 
   bool empty() const;
@@ -156,6 +167,8 @@ class PolicyMapWriter {
   virtual Status removePolicy(const bpf::PolicyKey& key) = 0;
   virtual Status setIdentity(const Ipv4Prefix& prefix, uint32_t identity) = 0;
   virtual Status removeIdentity(const Ipv4Prefix& prefix) = 0;
+  virtual Status setIpBlock(const Ipv4Prefix& prefix, uint32_t identity) = 0;
+  virtual Status removeIpBlock(const Ipv4Prefix& prefix) = 0;
   virtual Status setEndpoint(const std::string& key, const bpf::Endpoint& endpoint) = 0;
   virtual Status removeEndpoint(const std::string& key) = 0;
 };

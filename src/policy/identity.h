@@ -37,6 +37,7 @@ namespace podnet::policy {
 
 // Number ranges. Pod identities: [PN_IDENTITY_FIRST_POD, kPodIdentityEnd), cluster-wide.
 // The rest are node-local and chosen by the compiler: CIDR identities PN_IDENTITY_LOCAL_CIDR | n,
+// ipBlock identities PN_IDENTITY_LOCAL_IPBLOCK | n (pn_ipblocks, a pn_policy peer only),
 // peer aliases (a pod identity split by named ports, see compiler.h) kPeerAliasBase | n, and
 // per-endpoint subjects kEndpointSubjectBase | n (a subject, never a packet's identity).
 inline constexpr uint32_t kPodIdentityEnd = PN_IDENTITY_LOCAL_CIDR;

@@ -71,7 +71,7 @@ class OverlaySyncTest : public testing::NetnsFixture {
 
   void del(const std::string& key) { ASSERT_TRUE(store_->txn({}, {store::Op::del(key)}).ok()); }
 
-  std::string routes() { return output("ip -n " + node_ + " route show proto 112"); }
+  std::string routes() { return checkedOutput("ip -n " + node_ + " route show proto 112"); }
   bool routed(const std::string& ip) { return routes().find(ip + " via") != std::string::npos; }
 
   testing::TempDir dir_;

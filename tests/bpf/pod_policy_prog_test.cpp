@@ -25,6 +25,9 @@ constexpr uint32_t kPodB = 2000;                        // a pod on the same nod
 constexpr uint32_t kPodC = 3000;                        // a pod on another node, 10.244.1.5
 constexpr uint32_t kCidr = PN_IDENTITY_LOCAL_CIDR | 1;  // 192.0.2.0/24
 constexpr uint32_t kCidrExcept = PN_IDENTITY_LOCAL_CIDR | 2;  // 192.0.2.128/25 (its except)
+// pn_ipblocks: an ipBlock over the pods and the node (10.244.0.0/16), and its except (pod B).
+constexpr uint32_t kIpBlock = PN_IDENTITY_LOCAL_IPBLOCK | 1;        // 10.244.0.0/16
+constexpr uint32_t kIpBlockExcept = PN_IDENTITY_LOCAL_IPBLOCK | 2;  // 10.244.0.20/32
 
 const char* const kA = "10.244.0.10";
 const char* const kB = "10.244.0.20";
@@ -359,6 +362,39 @@ std::vector<Case> cases() {
        true,
        false,
        kIngress},
+
+      // NetworkPolicy ipBlock: by address, whoever owns it (pn_ipblocks), except carved out.
+      {"IpBlockMatchesPodAndNodeAddresses",
+       {{"A->C in the block", out, tcp(kA, kC, 1, 80), forwarded(PN_MATCH_POLICY_ALLOW, 81)},
+        {"A->node in the block", out, tcp(kA, kNode, 1, 80), forwarded(PN_MATCH_POLICY_ALLOW, 81)},
+        {"A->B is excepted", out, tcp(kA, kB, 1, 80), dropped(PN_DROP_POLICY_DEFAULT)},
+        {"A->C other port", out, tcp(kA, kC, 1, 81), dropped(PN_DROP_POLICY_DEFAULT)},
+        {"A->world outside", out, tcp(kA, "8.8.8.8", 1, 80), dropped(PN_DROP_POLICY_DEFAULT)}},
+       kEgress,
+       {allowOut(kIpBlock, kProtoTcp, 80, 81)}},
+
+      {"IpBlockIngressFromPods",
+       {{"C->A in the block", in, tcp(kC, kA, 1, 80), forwarded(PN_MATCH_POLICY_ALLOW, 83)},
+        {"B->A excepted", in, tcp(kB, kA, 1, 80), dropped(PN_DROP_POLICY_DEFAULT)},
+        {"world->A outside", in, tcp("8.8.8.8", kA, 1, 80), dropped(PN_DROP_POLICY_DEFAULT)}},
+       kIngress,
+       {allowIn(kIpBlock, kProtoTcp, 80, 83)}},
+
+      {"AnExceptedAddressAllowedByAnotherRule",
+       {{"A->B by the /32 rule", out, tcp(kA, kB, 1, 80), forwarded(PN_MATCH_POLICY_ALLOW, 82)},
+        {"A->C by the /16 rule", out, tcp(kA, kC, 1, 80), forwarded(PN_MATCH_POLICY_ALLOW, 81)}},
+       kEgress,
+       {allowOut(kIpBlock, std::nullopt, 0, 81), allowOut(kIpBlockExcept, kProtoTcp, 80, 82)}},
+
+      {"SelectorAndIpBlockBothAllowOnceNamingTheSelector",
+       {{"A->C", out, tcp(kA, kC, 1, 80), forwarded(PN_MATCH_POLICY_ALLOW, 90)}},
+       kEgress,
+       {allowOut(kPodC, kProtoTcp, 80, 90), allowOut(kIpBlock, kProtoTcp, 80, 91)}},
+
+      {"DenyByIdentityBeatsIpBlockAllow",
+       {{"C->A", in, tcp(kC, kA, 1, 80), dropped(PN_DROP_POLICY_DENY, 92)}},
+       kIngress,
+       {denyIn(kPodC, kProtoTcp, 80, 92), allowIn(kIpBlock, kProtoTcp, 80, 83)}},
   };
 }
 
@@ -378,6 +414,8 @@ class PodPolicyProgTest : public ::testing::TestWithParam<Case>, public BpfFixtu
           Id{"192.0.2.0/24", kCidr}, Id{"192.0.2.128/25", kCidrExcept}}) {
       ASSERT_TRUE(maps_->setIdentity(*Ipv4Prefix::parse(prefix), id).ok());
     }
+    ASSERT_TRUE(maps_->setIpBlock(*Ipv4Prefix::parse("10.244.0.0/16"), kIpBlock).ok());
+    ASSERT_TRUE(maps_->setIpBlock(*Ipv4Prefix::parse("10.244.0.20/32"), kIpBlockExcept).ok());
     if (c.endpoint) {
       uint32_t self = c.hostDevice ? uint32_t{PN_IDENTITY_HOST} : kPodA;
       Endpoint ep{kEndpointId,

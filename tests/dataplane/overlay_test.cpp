@@ -138,14 +138,15 @@ class OverlayTest : public testing::NetnsFixture, public ::testing::WithParamInt
     return runIn(from, "ping -c1 -W2 -q -M do -s " + std::to_string(size) + " " + to.str() +
                            " >/dev/null") == 0;
   }
+  // ping ran and got no reply (exit 1; 2 is ping's own failure, e.g. no route or a bad netns).
   static bool silent(const std::string& from, Ipv4 to) {
-    return runIn(from, "ping -c1 -W1 -q " + to.str() + " >/dev/null") != 0;
+    return runIn(from, "ping -c1 -W1 -q " + to.str() + " >/dev/null") == 1;
   }
 
   // The first word of every line of a command's output, e.g. the destinations of `ip route`.
   static std::set<std::string> firstWords(const std::string& cmd) {
     std::set<std::string> words;
-    std::istringstream lines(output(cmd));
+    std::istringstream lines(checkedOutput(cmd));
     for (std::string line; std::getline(lines, line);) {
       std::istringstream(line) >> line;
       if (!line.empty()) words.insert(line);
@@ -162,7 +163,8 @@ class OverlayTest : public testing::NetnsFixture, public ::testing::WithParamInt
     return firstWords("ip -n " + nodes_[node].ns + " neigh show dev podnet.vxlan");
   }
   std::string routeTo(int node, Ipv4 dst) const {
-    return output("ip -n " + nodes_[node].ns + " -4 route show " + dst.str() + "/32 proto 112");
+    return checkedOutput("ip -n " + nodes_[node].ns + " -4 route show " + dst.str() +
+                         "/32 proto 112");
   }
 
   // Everything node programmed, as the ip tools show it.
@@ -253,6 +255,7 @@ TEST_P(OverlayTest, RemovedPodIsUnreachableFromOtherNodes) {
   programAll();
   const TestPod &p10 = pods_[0], &p20 = pods_[2], &p30 = pods_[3];
   ASSERT_TRUE(ping(p10.ns, p20.ip));
+  ASSERT_NE(routeTo(0, p20.ip), "");  // the same command sees the route while it exists
 
   ASSERT_TRUE(overlay(0).removePod(p20.ip).ok());
   EXPECT_EQ(routeTo(0, p20.ip), "");
@@ -266,6 +269,7 @@ TEST_P(OverlayTest, RemovedNodeLeavesNothingBehind) {
   programAll();
   const TestPod &p10 = pods_[0], &p20 = pods_[2], &p30 = pods_[3];
   std::string n2Mac = endpoint(1).vtepMac;
+  ASSERT_TRUE(ping(p10.ns, p20.ip));  // what "silent" below is the absence of
 
   ASSERT_TRUE(overlay(0).removeNode("n2").ok());
   std::set<std::string> want{"10.244.9.30"};
@@ -316,6 +320,7 @@ TEST_P(OverlayTest, SyncConvergesFromAMessyStateAfterARestart) {
 
 TEST_P(OverlayTest, NodeWithANewAddressKeepsItsPods) {
   programAll();
+  if (vxlan()) ASSERT_NE(routeTo(0, ip("100.64.0.12")), "");  // the route the move removes
   NodeEndpoint moved{"n2", ip("172.30.0.22"), "0e:70:ac:1e:00:16"};
   ASSERT_TRUE(overlay(0).upsertNode(moved).ok());
   Ipv4 hop = vxlan() ? ip("100.64.0.22") : ip("172.30.0.22");

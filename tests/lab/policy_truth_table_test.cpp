@@ -13,7 +13,8 @@
 //
 // - "The world": addresses 172.30.0.240 (w1) and .241 (w2) on the infra namespace's bridge, with a
 //   /32 route to each pod via its node and a lab server listening there. They are outside the
-//   cluster, so ipBlock/CIDR/world rules can be seen at work (ipBlock never matches pods or nodes).
+//   cluster, so ipBlock/CIDR/world rules can be seen at work. A NetworkPolicy ipBlock matches pod
+//   and node addresses too (the upstream e2e cases); a Cilium-style CIDR set never does.
 // - Convergence: a policy change takes up to ~1 s to reach every node, so after each change the
 //   table is probed until it matches or 3 s pass; a probe that still differs is probed once more,
 //   with a longer timeout, before it is reported. Nothing asserts on timing.
@@ -172,6 +173,15 @@ class PolicyTruthTableTest : public LabFixture {
     if (scope.toNodes) blocks.push_back({pods, nodes});
     if (scope.toWorld) blocks.push_back({pods, world});
     return Reachability(blocks);
+  }
+
+  // "10.244.x.y/32" of a pod of the lab (its address is only known once the lab runs).
+  static std::string hostCidr(const std::string& pod) {
+    for (const auto& e : cluster_->pods) {
+      if (e.name == pod) return e.ip.str() + "/32";
+    }
+    ADD_FAILURE() << "no pod " << pod;
+    return "";
   }
 
   // Applies a manifest (one or more documents) through n1's agent; its policies count as live
@@ -877,7 +887,7 @@ spec:
 
 // -- ipBlock / CIDR with except (the world is w1 = 172.30.0.240 and w2 = .241)
 
-TEST_F(PolicyTruthTableTest, IpBlockWithExceptAdmitsOnlyOutsideAddresses) {
+TEST_F(PolicyTruthTableTest, IpBlockWithExceptAdmitsItsAddressesOnly) {
   apply(R"(
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -887,15 +897,15 @@ spec:
   ingress:
   - from: [{ipBlock: {cidr: 172.30.0.0/24, except: [172.30.0.241/32]}}]
 )");
-  // w1 gets in, w2 is excepted. The nodes' addresses (172.30.0.11-13) are inside the cidr, but a
-  // node's address carries its identity, so ipBlock never matches it: remote nodes stay out.
+  // w1 gets in, w2 is excepted. A node reaches a pod on another node from its join address
+  // (100.64.0.0/16, vxlan), outside the cidr: remote nodes stay out; pods are outside too.
   check(table({.fromNodes = true, .fromWorld = true})
             .expectAllIngress("x/*", false)
             .set("w1", "x/*", true)
             .ownNodeConnects());
 }
 
-TEST_F(PolicyTruthTableTest, IpBlockOfThePodCidrMatchesNoPod) {
+TEST_F(PolicyTruthTableTest, IpBlockOfThePodCidrMatchesEveryPod) {
   apply(R"(
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -905,8 +915,85 @@ spec:
   ingress:
   - from: [{ipBlock: {cidr: 10.244.0.0/16}}]
 )");
-  // podnet's documented choice (as Cilium): a CIDR rule never matches a pod's address.
-  check(table({.fromWorld = true}).expectAllIngress("y/*", false));
+  // ipBlock matches by address, pods included (Kubernetes' e2e); the world is outside it.
+  check(table({.fromWorld = true}).expectAllIngress("y/*", false).set("*/*", "y/*", true));
+}
+
+// e2e "should allow egress access to server in CIDR block": egress to the server's /32 only.
+TEST_F(PolicyTruthTableTest, EgressIpBlockOfAServerPod) {
+  apply(R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: to-server, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{ipBlock: {cidr: )" +
+        hostCidr("y/b") + R"(}}]
+)");
+  // Only y/b: z/b and x/b carry its labels but not its address.
+  check(table({.toNodes = true, .toWorld = true})
+            .expectAllEgress("x/a", false)
+            .set("x/a", "y/b", true));
+}
+
+// e2e "should enforce except clause while egress access to server in CIDR block".
+TEST_F(PolicyTruthTableTest, EgressIpBlockOfThePodRangeExceptTheServer) {
+  apply(R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: to-all-but-server, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{ipBlock: {cidr: 10.244.0.0/16, except: [)" +
+        hostCidr("y/b") + R"(]}}]
+)");
+  check(table({.toNodes = true, .toWorld = true})
+            .expectAllEgress("x/a", false)
+            .set("x/a", "*/*", true)
+            .set("x/a", "y/b", false));
+}
+
+// e2e "should ensure an IP overlapping both IPBlock.CIDR and IPBlock.Except is allowed", and the
+// same over ingress with a node range: one rule excepts y/b, another admits it (on 81 only).
+TEST_F(PolicyTruthTableTest, IpBlockExceptedByOneRuleAdmittedByAnother) {
+  apply(R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: overlap-egress, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{ipBlock: {cidr: 10.244.0.0/16, except: [)" +
+        hostCidr("y/b") + R"(]}}]
+  - to: [{ipBlock: {cidr: )" +
+        hostCidr("y/b") + R"(}}]
+)");
+  apply(R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: overlap-ingress, namespace: z}
+spec:
+  podSelector: {matchLabels: {pod: c}}
+  ingress:
+  - from: [{ipBlock: {cidr: 10.244.0.0/16, except: [)" +
+        hostCidr("y/b") + R"(]}},
+           {ipBlock: {cidr: 100.64.0.0/16}}]
+  - from: [{ipBlock: {cidr: )" +
+        hostCidr("y/b") + R"(}}]
+    ports: [{port: 81}, {port: 81, protocol: UDP}]
+)");
+  // x/a reaches every pod (y/b by the second rule). z/c admits every pod and every node (their
+  // join addresses; the own node always passes), y/b on port 81 only.
+  check(table({.fromNodes = true, .toNodes = true, .toWorld = true})
+            .expectAllEgress("x/a", false)
+            .set("x/a", "*/*", true)
+            .set("y/b", "z/c", false)
+            .set("y/b", "z/c", true, 81));
 }
 
 TEST_F(PolicyTruthTableTest, EgressIpBlockWithExcept) {

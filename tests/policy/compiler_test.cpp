@@ -3,6 +3,8 @@
 // "pod A -> pod B port P/proto: allowed or dropped" with the kernel's lookup (policy_lab.h).
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "policy/compiler.h"
 #include "policy_lab.h"
 
@@ -250,13 +252,107 @@ spec:
   EXPECT_FALSE(ok("shop/frontend", "192.168.1.200", 443));  // excepted, nested again
   EXPECT_FALSE(ok("shop/frontend", "192.168.0.1", 80));
   EXPECT_FALSE(ok("shop/frontend", "10.1.0.1", 443));
-  EXPECT_FALSE(ok("shop/frontend", "shop/backend", 443));  // pods are not matched by ipBlock
+  EXPECT_FALSE(ok("shop/frontend", "shop/backend", 443));  // outside every block
   EXPECT_TRUE(ok("other/client", "192.168.1.200"));
   EXPECT_FALSE(ok("other/client", "192.168.1.1"));
-  // The CIDR identities are in the ipcache, host bits masked.
-  const auto& cidrs = lab.compiled("n1").cidrIdentities;
-  EXPECT_TRUE(cidrs.count({testing::ip("192.168.0.0"), 16}));
-  for (const auto& [prefix, id] : cidrs) EXPECT_TRUE(id & PN_IDENTITY_LOCAL_CIDR);
+  // The ipBlock identities are in pn_ipblocks, host bits masked, and not in the ipcache.
+  const auto& blocks = lab.compiled("n1").ipBlocks;
+  EXPECT_TRUE(blocks.count({testing::ip("192.168.0.0"), 16}));
+  for (const auto& [prefix, id] : blocks) EXPECT_TRUE(id & PN_IDENTITY_LOCAL_IPBLOCK);
+  EXPECT_EQ(lab.maps("n1").ipBlocks(), blocks);
+  EXPECT_TRUE(lab.compiled("n1").cidrIdentities.empty());
+}
+
+// The upstream e2e tests "should allow egress access to server in CIDR block", "should enforce
+// except clause while egress access to server in CIDR block" and "should ensure an IP
+// overlapping both IPBlock.CIDR and IPBlock.Except is allowed": ipBlock matches pod addresses.
+TEST_F(CompilerTest, IpBlockEgressMatchesPodAddresses) {
+  lab.pod("shop/frontend-2", "n1", "10.244.0.11", {{"app", "frontend"}});
+  lab.apply(R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: to-server, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: frontend}}
+  policyTypes: [Egress]
+  egress: [{to: [{ipBlock: {cidr: 10.244.0.20/32}}]}]
+)");
+  lab.sync();
+  EXPECT_TRUE(ok("shop/frontend", "shop/backend"));
+  EXPECT_TRUE(ok("shop/frontend-2", "shop/backend"));
+  EXPECT_FALSE(ok("shop/frontend", "shop/db"));  // same node as the server, outside the block
+  EXPECT_FALSE(ok("shop/frontend", "node:n2"));
+  EXPECT_TRUE(ok("other/client", "shop/db"));  // not selected
+
+  // The pod range except the server: everyone but the server.
+  lab.apply(R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: to-server, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: frontend}}
+  policyTypes: [Egress]
+  egress: [{to: [{ipBlock: {cidr: 10.244.0.0/16, except: [10.244.0.20/32]}}]}]
+)");
+  lab.sync();
+  EXPECT_FALSE(ok("shop/frontend", "shop/backend"));
+  EXPECT_TRUE(ok("shop/frontend", "shop/db"));
+  EXPECT_TRUE(ok("shop/frontend", "other/client"));
+  EXPECT_FALSE(ok("shop/frontend", "node:n2"));  // 172.30.0.12: outside
+
+  // Another rule's cidr covers what the first rule excepts: allowed.
+  lab.apply(R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: to-server, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: frontend}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{ipBlock: {cidr: 10.244.0.0/16, except: [10.244.0.20/32]}}]
+  - to: [{ipBlock: {cidr: 10.244.0.20/32}}]
+)");
+  lab.sync();
+  EXPECT_TRUE(ok("shop/frontend", "shop/backend"));
+  EXPECT_TRUE(ok("shop/frontend", "shop/db"));
+  // The frontend's egress decides (the address alone: backend's ingress is not enforced).
+  auto v = lab.verdict(Flow{"shop/frontend", "10.244.0.20", kTcp, 80});
+  ASSERT_TRUE(lab.compiled("n1").policyIds.count(v.policyId));
+  EXPECT_EQ(lab.compiled("n1").policyIds.at(v.policyId).str(),
+            "NetworkPolicy shop/to-server egress[1]");
+}
+
+TEST_F(CompilerTest, IpBlockIngressMatchesPodAndNodeAddressesOnly) {
+  lab.pod("shop/frontend-2", "n1", "10.244.0.11", {{"app", "frontend"}});
+  lab.apply(R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: from-one, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: backend}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: db}}}]
+  - from: [{ipBlock: {cidr: 10.244.0.10/32}}, {ipBlock: {cidr: 172.30.0.11/32}}]
+  - from: [{ipBlock: {cidr: 10.244.0.0/24, except: [10.244.0.0/28]}}]
+    ports: [{port: 81}]
+)");
+  lab.sync();
+  EXPECT_TRUE(ok("shop/frontend", "shop/backend"));
+  EXPECT_FALSE(ok("shop/frontend-2", "shop/backend"));  // the same labels, another address
+  EXPECT_FALSE(ok("other/client", "shop/backend"));
+  EXPECT_TRUE(ok("node:n1", "shop/backend"));  // a node address
+  EXPECT_TRUE(ok("other/client", "shop/backend", 81));
+  EXPECT_FALSE(ok("shop/frontend-2", "shop/backend", 81));  // excepted (10.244.0.0/28)
+  EXPECT_FALSE(ok("203.0.113.9", "shop/backend"));
+  // db is allowed by its selector rule and by the /24 on 81: allowed, naming the selector rule.
+  auto v = lab.verdict(Flow{"shop/db", "shop/backend", kTcp, 81});
+  EXPECT_TRUE(v.allowed);
+  ASSERT_TRUE(lab.compiled("n2").policyIds.count(v.policyId));
+  EXPECT_EQ(lab.compiled("n2").policyIds.at(v.policyId).str(),
+            "NetworkPolicy shop/from-one ingress[0]");
+  // No pn_policy entry is duplicated: one peer each (the db identity, the ipBlock identities).
+  std::set<bpf::PolicyKey> keys;
+  for (const auto& e : lab.compiled("n2").entries) EXPECT_TRUE(keys.insert(e.key).second);
 }
 
 TEST_F(CompilerTest, NamedPortResolvesPerDestinationPodEvenWhenPodsDisagree) {
@@ -559,6 +655,38 @@ spec:
   EXPECT_TRUE(ok("203.0.113.1", "shop/frontend", 80));
 }
 
+// Where the old model of the kernel (FakeMaps) and the program disagreed: "always" never
+// isolates the node itself, and a node's packets to its own pods cross no node device.
+TEST_F(CompilerTest, HostEndpointAsTheProgramJudgesIt) {
+  lab.apply(R"(
+apiVersion: podnet.io/v1
+kind: PodnetClusterwideNetworkPolicy
+metadata: {name: workers}
+spec:
+  nodeSelector: {matchLabels: {role: worker}}
+  ingress: [{fromEntities: [cluster]}]
+  egressDeny: [{toEntities: [all]}]
+)");
+  lab.setMode(PN_ENFORCE_ALWAYS);
+  lab.sync();
+  EXPECT_FALSE(ok("node:n1", "shop/backend"));  // the host policy's egress deny
+  EXPECT_TRUE(ok("node:n1", "shop/frontend"));  // its own pod: only the pod's veth sees it...
+  EXPECT_TRUE(ok("node:n1", "other/client"));   // ...which always admits its node
+  lab.remove("/podnet/policies/PodnetClusterwideNetworkPolicy/workers");
+  lab.apply(R"(
+apiVersion: podnet.io/v1
+kind: PodnetClusterwideNetworkPolicy
+metadata: {name: workers}
+spec:
+  nodeSelector: {matchLabels: {role: worker}}
+  ingress: [{fromEntities: [cluster]}]
+)");
+  lab.sync();
+  // Ingress-only host policy in "always" mode: the node's egress stays open.
+  EXPECT_TRUE(ok("node:n1", "203.0.113.1", 443));
+  EXPECT_FALSE(ok("203.0.113.1", "node:n1", 443));
+}
+
 TEST_F(CompilerTest, EnforcementModes) {
   lab.apply(R"(
 apiVersion: networking.k8s.io/v1
@@ -653,6 +781,8 @@ spec:
   for (const char* n : {"n1", "n2"}) {
     EXPECT_TRUE(lab.maps(n).policy().empty()) << n;
     EXPECT_TRUE(lab.compiled(n).cidrIdentities.empty()) << n;
+    EXPECT_TRUE(lab.compiled(n).ipBlocks.empty()) << n;
+    EXPECT_TRUE(lab.maps(n).ipBlocks().empty()) << n;
     EXPECT_TRUE(lab.compiled(n).policyIds.empty()) << n;
     for (const auto& [key, ep] : lab.maps(n).endpoints()) {
       EXPECT_FALSE(ep.enforceIngress || ep.enforceEgress) << key;
@@ -746,7 +876,7 @@ spec:
       compile(lab.state(), NodeContext{"n1", {{"role", "worker"}}, {}, PN_ENFORCE_DEFAULT}, &first);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(diff(first, *again).empty());
-  // A new prefix elsewhere keeps the existing CIDR identities' numbers.
+  // A new prefix elsewhere keeps the existing ipBlock identities' numbers.
   lab.apply(R"(
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -756,8 +886,9 @@ spec:
   egress: [{to: [{ipBlock: {cidr: 10.0.0.0/8}}]}]
 )");
   lab.sync();
-  for (const auto& [prefix, id] : first.cidrIdentities) {
-    EXPECT_EQ(lab.compiled("n1").cidrIdentities.at(prefix), id) << prefix.str();
+  ASSERT_FALSE(first.ipBlocks.empty());
+  for (const auto& [prefix, id] : first.ipBlocks) {
+    EXPECT_EQ(lab.compiled("n1").ipBlocks.at(prefix), id) << prefix.str();
   }
   for (const auto& [id, ref] : first.policyIds) {
     EXPECT_EQ(lab.compiled("n1").policyIds.at(id), ref);
@@ -790,6 +921,8 @@ TEST_F(CompilerTest, DiffOrdersAddsBeforeRemoves) {
     Status removePolicy(const bpf::PolicyKey&) override { return note("remove-policy"); }
     Status setIdentity(const Ipv4Prefix&, uint32_t) override { return note("set-identity"); }
     Status removeIdentity(const Ipv4Prefix&) override { return note("remove-identity"); }
+    Status setIpBlock(const Ipv4Prefix&, uint32_t) override { return note("set-ipblock"); }
+    Status removeIpBlock(const Ipv4Prefix&) override { return note("remove-ipblock"); }
     Status setEndpoint(const std::string&, const bpf::Endpoint&) override {
       return note("set-endpoint");
     }

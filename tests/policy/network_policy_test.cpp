@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "policy_lab.h"
+#include "policy_yaml.h"
 
 namespace podnet::policy {
 namespace {

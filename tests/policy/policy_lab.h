@@ -1,93 +1,117 @@
 // A small cluster for compiler tests: namespaces, pods on nodes, policies written as YAML. It
-// compiles the policy for every node, applies each node's diff to fake maps the way the agent
-// would, and answers "would the kernel let this flow through?" by looking the maps up exactly as
-// bpf/lib/policy.h and bpf/pod_policy.bpf.c do (ipcache LPM, two pn_policy LPM probes, deny
-// wins, enforcement by mode and endpoint flags, the own node always passes).
+// compiles the policy for every node, applies each node's diff to that node's real maps the way
+// the agent does (the pod policy program loaded with its own pins on a private BPF filesystem),
+// and answers "would the kernel let this flow through?" by running a crafted first packet
+// through the real program (BPF_PROG_RUN) on the devices it crosses. Needs root.
 #pragma once
 
-#include <gtest/gtest.h>
+#include <sys/mount.h>
 
+#include <bpf/bpf.h>
+#include <gtest/gtest.h>
+#include <linux/pkt_cls.h>
+
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "model/manifest.h"
+#include "bpf/flow_events.h"
+#include "bpf/packets.h"
+#include "bpf/pod_policy_program.h"
+#include "bpf/policy_maps.h"
 #include "policy/compiler.h"
+#include "policy_yaml.h"
+#include "support/temp_dir.h"
 
 namespace podnet::policy::testing {
 
-inline Ipv4 ip(const std::string& text) {
-  auto v = Ipv4::parse(text);
-  EXPECT_TRUE(v.ok()) << text;
-  return v.ok() ? *v : Ipv4{};
-}
-
-inline Result<Policy> policyFromYaml(const std::string& yaml) {
-  auto docs = model::parseManifest(yaml, "test.yaml");
-  if (!docs) return std::move(docs).takeError();
-  if (docs->size() != 1) return makeError(Errc::kInvalidArgument, "want one document");
-  return decodePolicy(docs->front());
-}
-
-// One node's maps as the kernel sees them.
-class FakeMaps final : public PolicyMapWriter {
+// A BPF filesystem mounted on a temp dir for one test, unmounted when it ends (even on failure).
+class PrivateBpffs {
  public:
-  Status setPolicy(const bpf::PolicyEntry& e) override {
-    policy_[e.key] = e;
-    return step();
+  PrivateBpffs() : dir_(tmp_.path() + "/bpffs") {
+    auto mounted = bpf::ensureBpffs(dir_);
+    EXPECT_TRUE(mounted.ok()) << mounted.error().message;
   }
-  Status removePolicy(const bpf::PolicyKey& k) override {
-    policy_.erase(k);
-    return step();
+  ~PrivateBpffs() { ::umount2(dir_.c_str(), MNT_DETACH); }
+  PrivateBpffs(const PrivateBpffs&) = delete;
+  PrivateBpffs& operator=(const PrivateBpffs&) = delete;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  podnet::testing::TempDir tmp_;
+  std::string dir_;
+};
+
+// One node's maps: the pod policy program loaded with its pins under pinDir, written through
+// bpf::PolicyMaps. Endpoints live under made-up ifindexes (the host endpoint under
+// PN_HOST_ENDPOINT_KEY); judge() copies the device's entry to the ifindex BPF_PROG_RUN runs on.
+class NodeMaps final : public PolicyMapWriter {
+ public:
+  explicit NodeMaps(const std::string& pinDir) {
+    auto made = bpf::ensureBpffs(pinDir);  // a directory on the private bpffs
+    EXPECT_TRUE(made.ok()) << made.error().message;
+    bpf::ProgramOptions options;
+    options.pinDir = pinDir;
+    auto program = bpf::PodPolicyProgram::load(options);
+    EXPECT_TRUE(program.ok()) << program.error().message;
+    if (!program.ok()) return;
+    program_.emplace(std::move(program).value());
+    auto maps = bpf::PolicyMaps::open(pinDir);
+    EXPECT_TRUE(maps.ok()) << maps.error().message;
+    if (!maps.ok()) return;
+    maps_.emplace(std::move(maps).value());
+    auto reader = bpf::FlowReader::open(maps_->eventsFd(), "lab",
+                                        [this](const bpf::FlowEvent& e) { events_.push_back(e); });
+    EXPECT_TRUE(reader.ok()) << reader.error().message;
+    if (reader.ok()) reader_.emplace(std::move(reader).value());
   }
+
+  Status setPolicy(const bpf::PolicyEntry& e) override { return step(maps_->setPolicy(e)); }
+  Status removePolicy(const bpf::PolicyKey& k) override { return step(maps_->removePolicy(k)); }
   Status setIdentity(const Ipv4Prefix& p, uint32_t id) override {
-    ipcache_[p] = id;
-    return step();
+    return step(maps_->setIdentity(p, id));
   }
-  Status removeIdentity(const Ipv4Prefix& p) override {
-    ipcache_.erase(p);
-    return step();
+  Status removeIdentity(const Ipv4Prefix& p) override { return step(maps_->removeIdentity(p)); }
+  Status setIpBlock(const Ipv4Prefix& p, uint32_t id) override {
+    return step(maps_->setIpBlock(p, id));
   }
+  Status removeIpBlock(const Ipv4Prefix& p) override { return step(maps_->removeIpBlock(p)); }
   Status setEndpoint(const std::string& key, const bpf::Endpoint& e) override {
-    endpoints_[key] = e;
-    return step();
+    auto [it, added] = ifindexes_.emplace(key, 0);
+    if (added) it->second = key == kHostEndpoint ? PN_HOST_ENDPOINT_KEY : nextIfindex_++;
+    return step(maps_->setEndpoint(it->second, e));
   }
   Status removeEndpoint(const std::string& key) override {
-    endpoints_.erase(key);
-    return step();
+    auto it = ifindexes_.find(key);
+    if (it == ifindexes_.end()) return step(okStatus());
+    uint32_t ifindex = it->second;
+    ifindexes_.erase(it);
+    return step(maps_->removeEndpoint(ifindex));
   }
 
-  // pn_identity_of: the longest prefix, world on a miss.
-  uint32_t identityOf(Ipv4 addr) const {
-    int best = -1;
-    uint32_t id = PN_IDENTITY_WORLD;
-    for (const auto& [prefix, identity] : ipcache_) {
-      if (prefix.contains(addr) && prefix.len > best) {
-        best = prefix.len;
-        id = identity;
-      }
-    }
-    return id;
+  void setMode(pn_enforcement_mode mode) {
+    pn_config config{};
+    config.enforcement_mode = mode;
+    auto st = maps_->setConfig(config);
+    EXPECT_TRUE(st.ok()) << st.error().message;
   }
 
-  // One LPM probe of pn_policy.
-  const bpf::PolicyEntry* probe(uint32_t subject, uint32_t peer, pn_direction dir, uint8_t proto,
-                                uint16_t port) const {
-    bpf::PolicyKey full;
-    full.subject = subject;
-    full.peer = peer;
-    full.direction = dir;
-    full.protocol = proto;
-    full.port = port;
-    full.portBits = 16;
-    const bpf::PolicyEntry* best = nullptr;
-    for (const auto& [key, entry] : policy_) {
-      if (!full.within(key)) continue;
-      if (!best || key.raw().prefixlen > best->key.raw().prefixlen) best = &entry;
-    }
-    return best;
+  // Empties the policy, ipcache, ipblocks and endpoint maps (a fresh node's).
+  void clear() {
+    auto policies = maps_->policies().value();
+    for (const auto& e : policies) EXPECT_TRUE(maps_->removePolicy(e.key).ok());
+    auto identities = maps_->identities().value();
+    for (const auto& [p, id] : identities) EXPECT_TRUE(maps_->removeIdentity(p).ok());
+    auto ipBlocks = maps_->ipBlocks().value();
+    for (const auto& [p, id] : ipBlocks) EXPECT_TRUE(maps_->removeIpBlock(p).ok());
+    auto endpoints = maps_->endpoints().value();
+    for (const auto& [ifindex, e] : endpoints) EXPECT_TRUE(maps_->removeEndpoint(ifindex).ok());
+    ifindexes_.clear();
   }
 
   struct Verdict {
@@ -95,42 +119,71 @@ class FakeMaps final : public PolicyMapWriter {
     uint32_t policyId = 0;  // the deciding rule, 0 when none
   };
 
-  // pn_handle for a new flow on an endpoint's device.
-  Verdict decide(const std::string& endpoint, pn_direction dir, Ipv4 peerAddr, uint8_t proto,
-                 uint16_t port, pn_enforcement_mode mode) const {
-    auto ep = endpoints_.find(endpoint);
-    const bpf::Endpoint* e = ep == endpoints_.end() ? nullptr : &ep->second;
-    bool flag = e && (dir == PN_DIR_INGRESS ? e->enforceIngress : e->enforceEgress);
-    bool enforce = mode == PN_ENFORCE_ALWAYS || (mode == PN_ENFORCE_DEFAULT && flag);
-    if (!e && mode == PN_ENFORCE_ALWAYS) return {false, 0};
-    if (!enforce) return {true, 0};
-    uint32_t peer = identityOf(peerAddr);
-    if (dir == PN_DIR_INGRESS && peer == PN_IDENTITY_HOST) return {true, 0};
-    const bpf::PolicyEntry* exact = probe(e->subject, peer, dir, proto, port);
-    const bpf::PolicyEntry* any = probe(e->subject, PN_IDENTITY_ANY, dir, proto, port);
-    if (exact && exact->action == PN_POLICY_DENY) return {false, exact->policyId};
-    if (any && any->action == PN_POLICY_DENY) return {false, any->policyId};
-    if (exact) return {true, exact->policyId};
-    if (any) return {true, any->policyId};
-    return {false, 0};
+  // The program's verdict for the first packet of a new flow src -> dst on the device of
+  // endpoint ("" for a device without an endpoint entry), in the pod's direction dir. ICMP:
+  // port is type << 8, as in pn_policy keys.
+  Verdict judge(const std::string& endpoint, pn_direction dir, Ipv4 src, Ipv4 dst, uint8_t proto,
+                uint16_t port) {
+    EXPECT_TRUE(maps_->clearConntrack().ok());
+    std::optional<bpf::Endpoint> ep;
+    if (auto it = ifindexes_.find(endpoint); it != ifindexes_.end()) {
+      ep = maps_->endpoint(it->second).value();
+    }
+    auto st = ep ? maps_->setEndpoint(kRunIfindex, *ep) : maps_->removeEndpoint(kRunIfindex);
+    EXPECT_TRUE(st.ok()) << st.error().message;
+    bpf::testing::Packet packet{src.str(), dst.str(), proto, 40000, port};
+    if (proto == bpf::testing::kProtoIcmp) packet.icmpType = static_cast<uint8_t>(port >> 8);
+    std::vector<uint8_t> bytes = bpf::testing::build(packet);
+    bpf_test_run_opts opts{};
+    opts.sz = sizeof(opts);
+    opts.data_in = bytes.data();
+    opts.data_size_in = static_cast<uint32_t>(bytes.size());
+    opts.repeat = 1;
+    int fd = dir == PN_DIR_EGRESS ? program_->fromPodFd() : program_->toPodFd();
+    EXPECT_EQ(bpf_prog_test_run_opts(fd, &opts), 0) << "BPF_PROG_RUN: " << std::strerror(errno);
+    events_.clear();
+    EXPECT_TRUE(reader_->poll(std::chrono::milliseconds(0)).ok());
+    Verdict v{opts.retval == TC_ACT_OK, 0};
+    if (!events_.empty()) v.policyId = events_.back().policyId;
+    return v;
   }
 
-  bool hasEndpoint(const std::string& key) const { return endpoints_.count(key) > 0; }
-  const std::map<bpf::PolicyKey, bpf::PolicyEntry>& policy() const { return policy_; }
-  const std::map<Ipv4Prefix, uint32_t>& ipcache() const { return ipcache_; }
-  const std::map<std::string, bpf::Endpoint>& endpoints() const { return endpoints_; }
+  bool hasEndpoint(const std::string& key) const { return ifindexes_.count(key) > 0; }
+
+  // What the kernel's maps hold.
+  std::map<bpf::PolicyKey, bpf::PolicyEntry> policy() const {
+    std::map<bpf::PolicyKey, bpf::PolicyEntry> out;
+    auto entries = maps_->policies().value();
+    for (const auto& e : entries) out[e.key] = e;
+    return out;
+  }
+  std::map<Ipv4Prefix, uint32_t> ipcache() const { return maps_->identities().value(); }
+  std::map<Ipv4Prefix, uint32_t> ipBlocks() const { return maps_->ipBlocks().value(); }
+  std::map<std::string, bpf::Endpoint> endpoints() const {
+    std::map<std::string, bpf::Endpoint> out;
+    for (const auto& [key, ifindex] : ifindexes_) {
+      if (auto e = maps_->endpoint(ifindex).value()) out[key] = *e;
+    }
+    return out;
+  }
 
   std::function<void()> onStep;  // called after every single map write
 
  private:
-  Status step() {
+  // BPF_PROG_RUN runs tc programs on the loopback device of the caller's netns.
+  static constexpr uint32_t kRunIfindex = 1;
+
+  Status step(Status st) {
     if (onStep) onStep();
-    return okStatus();
+    return st;
   }
 
-  std::map<bpf::PolicyKey, bpf::PolicyEntry> policy_;
-  std::map<Ipv4Prefix, uint32_t> ipcache_;
-  std::map<std::string, bpf::Endpoint> endpoints_;
+  std::optional<bpf::PodPolicyProgram> program_;
+  mutable std::optional<bpf::PolicyMaps> maps_;
+  std::optional<bpf::FlowReader> reader_;
+  std::vector<bpf::FlowEvent> events_;
+  std::map<std::string, uint32_t> ifindexes_;
+  uint32_t nextIfindex_ = 100;
 };
 
 inline constexpr uint8_t kTcp = 6, kUdp = 17, kSctp = 132, kIcmp = 1;
@@ -208,6 +261,16 @@ class Lab {
   // flow in watch that is allowed before and after must stay allowed after every single write.
   void sync(const std::vector<Flow>& watch = {}) {
     assignIdentities();
+    for (const auto& [name, ctx] : contexts_) {
+      for (auto* maps : {&maps_, &fresh_}) {
+        auto& m = (*maps)[name];
+        if (!m) {
+          m = std::make_unique<NodeMaps>(bpffs_.dir() + "/" + name +
+                                         (maps == &fresh_ ? "-fresh" : ""));
+        }
+        m->setMode(ctx.mode);
+      }
+    }
     std::vector<bool> before, after;
     for (const auto& f : watch) before.push_back(allowed(f));
     std::map<std::string, CompiledPolicy> next;
@@ -218,17 +281,17 @@ class Lab {
       next[name] = std::move(*c);
     }
     // What every flow will be once all is written, from scratch (maps of a fresh node).
-    std::map<std::string, FakeMaps> fresh;
     for (const auto& [name, c] : next) {
-      ASSERT_TRUE(applyDiff(diff({}, c), fresh[name]).ok());
+      fresh_[name]->clear();
+      ASSERT_TRUE(applyDiff(diff({}, c), *fresh_[name]).ok());
     }
-    std::swap(fresh, maps_);
+    std::swap(fresh_, maps_);
     for (const auto& f : watch) after.push_back(allowed(f));
-    std::swap(fresh, maps_);
+    std::swap(fresh_, maps_);
 
     for (auto& [nodeName, c] : next) {
       const std::string name = nodeName;
-      FakeMaps& m = maps_[name];
+      NodeMaps& m = *maps_[name];
       m.onStep = [&] {
         for (size_t i = 0; i < watch.size(); ++i) {
           if (before[i] && after[i]) {
@@ -245,29 +308,35 @@ class Lab {
     }
     // The incrementally updated maps equal a fresh node's.
     for (const auto& [name, m] : maps_) {
-      EXPECT_EQ(m.policy(), fresh[name].policy()) << name;
-      EXPECT_EQ(m.ipcache(), fresh[name].ipcache()) << name;
+      EXPECT_EQ(m->policy(), fresh_[name]->policy()) << name;
+      EXPECT_EQ(m->ipcache(), fresh_[name]->ipcache()) << name;
+      EXPECT_EQ(m->ipBlocks(), fresh_[name]->ipBlocks()) << name;
     }
   }
 
-  bool allowed(const Flow& f) const { return verdict(f).allowed; }
+  bool allowed(const Flow& f) { return verdict(f).allowed; }
 
-  FakeMaps::Verdict verdict(const Flow& f) const {
+  // The first packet through the devices it crosses: the source's (a pod's veth, or a node's
+  // device under a host policy), then the destination's; a packet between a pod and its own node
+  // crosses the pod's veth only (whose program consults the host endpoint itself).
+  NodeMaps::Verdict verdict(const Flow& f) {
     auto [srcNode, srcEp, srcAddr] = locate(f.from);
     auto [dstNode, dstEp, dstAddr] = locate(f.to);
-    FakeMaps::Verdict v;
-    if (!srcEp.empty()) {
-      v = mapsOf(srcNode).decide(srcEp, PN_DIR_EGRESS, dstAddr, f.proto, f.port, modeOf(srcNode));
+    bool srcIsNode = f.from.rfind("node:", 0) == 0, dstIsNode = f.to.rfind("node:", 0) == 0;
+    bool ownNode = srcNode == dstNode && (srcIsNode || dstIsNode);
+    NodeMaps::Verdict v;
+    if (!srcEp.empty() && !(ownNode && srcIsNode)) {
+      v = maps_.at(srcNode)->judge(srcEp, PN_DIR_EGRESS, srcAddr, dstAddr, f.proto, f.port);
       if (!v.allowed) return v;
     }
-    if (!dstEp.empty()) {
-      v = mapsOf(dstNode).decide(dstEp, PN_DIR_INGRESS, srcAddr, f.proto, f.port, modeOf(dstNode));
+    if (!dstEp.empty() && !(ownNode && dstIsNode)) {
+      v = maps_.at(dstNode)->judge(dstEp, PN_DIR_INGRESS, srcAddr, dstAddr, f.proto, f.port);
     }
     return v;
   }
 
   const CompiledPolicy& compiled(const std::string& node) const { return compiled_.at(node); }
-  const FakeMaps& maps(const std::string& node) const { return maps_.at(node); }
+  const NodeMaps& maps(const std::string& node) const { return *maps_.at(node); }
   ClusterState& state() { return state_; }
   uint32_t identityOfPod(const std::string& key) const {
     for (const auto& p : state_.pods) {
@@ -301,7 +370,7 @@ class Lab {
       std::string name = who.substr(5);
       for (const auto& n : state_.nodes) {
         if (n.name == name) {
-          bool host = maps_.count(name) && maps_.at(name).hasEndpoint(kHostEndpoint);
+          bool host = maps_.count(name) && maps_.at(name)->hasEndpoint(kHostEndpoint);
           return {name, host ? kHostEndpoint : "", n.underlayIp};
         }
       }
@@ -316,21 +385,11 @@ class Lab {
     return {"", "", ip(who)};
   }
 
-  const FakeMaps& mapsOf(const std::string& node) const {
-    static const FakeMaps empty;
-    auto it = maps_.find(node);
-    return it == maps_.end() ? empty : it->second;
-  }
-
-  pn_enforcement_mode modeOf(const std::string& node) const {
-    auto it = contexts_.find(node);
-    return it == contexts_.end() ? PN_ENFORCE_DEFAULT : it->second.mode;
-  }
-
+  PrivateBpffs bpffs_;  // first: unmounted after every node's maps are closed
   ClusterState state_;
   std::map<std::string, NodeContext> contexts_;
   std::map<std::string, CompiledPolicy> compiled_;
-  std::map<std::string, FakeMaps> maps_;
+  std::map<std::string, std::unique_ptr<NodeMaps>> maps_, fresh_;
   std::map<IdentityLabels, uint32_t> identities_;
   uint32_t nextIdentity_ = PN_IDENTITY_FIRST_POD;
 };

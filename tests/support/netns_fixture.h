@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -64,15 +65,29 @@ class NetnsFixture : public ::testing::Test {
     return run("ip netns exec " + ns + " " + cmd);
   }
   // Standard output of a shell command.
-  static std::string output(const std::string& cmd) {
+  static std::string output(const std::string& cmd) { return capture(cmd).out; }
+  // Standard output of a command that must succeed. A negative check on a tool's output ("no
+  // route") means something only when the tool ran: a failure fails the test, naming the command.
+  static std::string checkedOutput(const std::string& cmd) {
+    Captured c = capture(cmd);
+    EXPECT_EQ(c.status, 0) << "command failed: " << cmd;
+    return c.out;
+  }
+
+  struct Captured {
+    int status = -1;  // exit status, -1 when the shell did not exit normally
     std::string out;
+  };
+  static Captured capture(const std::string& cmd) {
+    Captured c;
     FILE* pipe = ::popen(cmd.c_str(), "r");
-    if (pipe == nullptr) return out;
+    if (pipe == nullptr) return c;
     std::array<char, 4096> buf;
     size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-    ::pclose(pipe);
-    return out;
+    while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) c.out.append(buf.data(), n);
+    int status = ::pclose(pipe);
+    c.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return c;
   }
 
  private:
