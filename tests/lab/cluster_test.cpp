@@ -102,6 +102,8 @@ TEST_P(LabClusterTest, PodDelRemovesThePod) {
   EXPECT_EQ(probe("demo/a", ip, 80), "blocked");
   EXPECT_NE(lab("exec demo/c -- true").status, 0);
   auto status = lab("status");
+  EXPECT_EQ(status.status, 0) << status.out;
+  EXPECT_NE(status.out.find("demo/a"), std::string::npos) << status.out;
   EXPECT_EQ(status.out.find("demo/c"), std::string::npos) << status.out;
   EXPECT_NE(lab("pod del demo/c").status, 0);
   // The name can be used again, on another node.
