@@ -6,6 +6,10 @@
  * Rules for this file: fixed-width types only, explicit padding, every size asserted, no
  * pointers, no bitfields. A layout change is an ABI change: the loader refuses pinned maps whose
  * key or value size differs (see docs/policy-datapath.md, "Upgrades").
+ * Every enum of a closed set ends with <PREFIX>__MAX: one past its last value (for flags, the bit
+ * after the last), so user space loops over every value (0 .. __MAX) and its tests cover each.
+ * Values are appended before __MAX, never renumbered. pn_identity has none: it names reserved
+ * values of an open range.
  */
 #ifndef PODNET_BPF_POD_POLICY_H
 #define PODNET_BPF_POD_POLICY_H
@@ -62,6 +66,7 @@ enum pn_identity {
 enum pn_direction {
 	PN_DIR_INGRESS = 0, /* towards the pod */
 	PN_DIR_EGRESS = 1, /* from the pod */
+	PN_DIR__MAX = 2,
 };
 
 /* Every reason a packet is dropped: the programs, the flow events and the counters use this. */
@@ -79,6 +84,7 @@ enum pn_drop_reason {
 enum pn_verdict {
 	PN_VERDICT_FORWARDED = 0,
 	PN_VERDICT_DROPPED = 1,
+	PN_VERDICT__MAX = 2,
 };
 
 /* What decided a verdict (flow event field "match"). */
@@ -92,6 +98,7 @@ enum pn_match {
 	PN_MATCH_HOST = 6, /* from the pod's own node: always allowed */
 	PN_MATCH_INVALID = 7, /* dropped before any policy decision (see drop reason) */
 	PN_MATCH_HOST_DEFAULT_DENY = 8, /* a pod -> its node: the node is isolated, nothing allows it */
+	PN_MATCH__MAX = 9,
 };
 
 /* Agent-wide enforcement mode (Cilium's policy-enforcement). */
@@ -99,6 +106,7 @@ enum pn_enforcement_mode {
 	PN_ENFORCE_DEFAULT = 0, /* enforce a direction once a policy selects the pod in it */
 	PN_ENFORCE_ALWAYS = 1, /* enforce both directions on every pod (default deny) */
 	PN_ENFORCE_NEVER = 2, /* never drop for policy; verdicts are still reported */
+	PN_ENFORCE__MAX = 3,
 };
 
 /* ---- pn_ipcache: LPM trie, IPv4 prefix -> identity. Miss = PN_IDENTITY_WORLD. ---- */
@@ -136,6 +144,7 @@ PN_STATIC_ASSERT(sizeof(struct pn_ipcache_value) == 8, "pn_ipcache_value layout"
 enum pn_endpoint_flags {
 	PN_EP_ENFORCE_INGRESS = 1 << 0, /* a policy selects the pod for ingress */
 	PN_EP_ENFORCE_EGRESS = 1 << 1, /* a policy selects the pod for egress */
+	PN_EP__MAX = 1 << 2,
 };
 
 struct pn_endpoint_key {
@@ -181,6 +190,7 @@ PN_STATIC_ASSERT(sizeof(struct pn_policy_key) == 16, "pn_policy_key layout");
 enum pn_policy_action {
 	PN_POLICY_ALLOW = 1,
 	PN_POLICY_DENY = 2,
+	PN_POLICY_ACTION__MAX = 3, /* not PN_POLICY__MAX: too close to the map size PN_POLICY_MAX */
 };
 
 struct pn_policy_value {
@@ -213,6 +223,7 @@ enum pn_ct_flags {
 	PN_CT_FIN_REPLY = 1 << 1,
 	PN_CT_RST = 1 << 2,
 	PN_CT_SEEN_REPLY = 1 << 3,
+	PN_CT__MAX = 1 << 4,
 };
 
 struct pn_ct_value {
@@ -231,6 +242,7 @@ PN_STATIC_ASSERT(sizeof(struct pn_ct_value) == 32, "pn_ct_value layout");
 /* ---- pn_config: array of one entry, written by the agent at any time. ---- */
 enum pn_config_flags {
 	PN_CONFIG_FAST_FORWARD = 1 << 0, /* forwarded packets skip the node's IP stack (forward.h) */
+	PN_CONFIG__MAX = 1 << 1,
 };
 
 struct pn_config {
@@ -269,6 +281,7 @@ enum pn_event_level {
 	PN_EVENTS_DROPS = 0,
 	PN_EVENTS_FLOWS = 1,
 	PN_EVENTS_ALL = 2,
+	PN_EVENTS__MAX = 3,
 };
 
 struct pn_flow_event {

@@ -70,7 +70,7 @@ FlowEvent decodeFlowEvent(const pn_flow_event& raw, const std::string& node,
   ev.verdict = static_cast<pn_verdict>(raw.verdict);
   ev.dropReason =
       raw.drop_reason < PN_DROP__MAX ? static_cast<pn_drop_reason>(raw.drop_reason) : PN_DROP__MAX;
-  ev.match = static_cast<pn_match>(raw.match);
+  ev.match = raw.match < PN_MATCH__MAX ? static_cast<pn_match>(raw.match) : PN_MATCH__MAX;
   ev.policyId = raw.policy_id;
   ev.policyRevision = raw.policy_revision;
   ev.length = raw.pkt_len;

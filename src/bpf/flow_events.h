@@ -44,8 +44,8 @@ struct FlowEvent {
   uint8_t icmpType = 0;
   pn_direction direction = PN_DIR_INGRESS;
   pn_verdict verdict = PN_VERDICT_FORWARDED;
-  pn_drop_reason dropReason = PN_DROP_NONE;
-  pn_match match = PN_MATCH_NONE;
+  pn_drop_reason dropReason = PN_DROP_NONE;  // PN_DROP__MAX: one this build does not know
+  pn_match match = PN_MATCH_NONE;            // PN_MATCH__MAX: one this build does not know
   uint32_t policyId = 0;
   uint64_t policyRevision = 0;
   uint32_t length = 0;

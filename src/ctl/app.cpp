@@ -4,7 +4,7 @@
 #include <ctime>
 #include <iostream>
 
-#include "cni/plugin.h"
+#include "ctl/agent_call.h"
 #include "ctl/observe.h"
 #include "ctl/pods_view.h"
 #include "ctl/resource_commands.h"
@@ -17,8 +17,8 @@ namespace {
 int getPods(const std::string& socket, const std::string& output) {
   auto reply = rpc::call(socket, {{"op", "pods"}});
   if (!reply) {
-    std::cerr << "podnetctl: cannot reach podnetd: " << reply.error().message
-              << "\n(is podnetd running? use --socket to point at another agent)\n";
+    std::cerr << "podnetctl: cannot reach podnetd: " << reply.error().message << "\n"
+              << kNoAgentHint << "\n";
     return 1;
   }
   if (!reply->value("ok", false)) {
@@ -36,9 +36,18 @@ int getPods(const std::string& socket, const std::string& output) {
 
 int runCtl(int argc, char** argv) {
   CLI::App app{"podnetctl: inspect and drive podnet."};
+  app.footer(
+      "Which podnetd a command asks: the --socket given; else the local podnetd, when "
+      "/run/podnet/podnetd.sock exists; else the running lab (PODNET_LAB_NAME, default "
+      "podnet-lab): every node's agent for observe and get drops, node n1's for the other "
+      "commands (said on stderr).\n");
   app.require_subcommand(1);
-  std::string socket = cni::kDefaultSocket;
-  app.add_option("--socket", socket, "podnetd's unix socket")->capture_default_str();
+  std::string socket;
+  auto* socketOption = app.add_option(
+      "--socket", socket, "podnetd's unix socket (default: the local podnetd, else the lab's)");
+  auto agent = [&]() -> std::string {
+    return findAgent(socketOption->count() > 0 ? std::optional(socket) : std::nullopt, std::cerr);
+  };
 
   auto* get = app.add_subcommand("get", "List resources");
   get->require_subcommand(1);
@@ -49,7 +58,7 @@ int runCtl(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "wide", "json"}))
       ->capture_default_str();
   auto labCommands = lab::addCommands(app);
-  auto resourceCommands = ResourceCommands::add(app, *get, socket);
+  auto resourceCommands = ResourceCommands::add(app, *get, agent);
   auto observeCommands = ObserveCommands::add(app, *get);
 
   try {
@@ -57,7 +66,7 @@ int runCtl(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (*pods) return getPods(socket, output);
+  if (*pods) return getPods(agent(), output);
   if (auto code = labCommands->run()) return *code;
   if (auto code = resourceCommands->run()) return *code;
   if (auto code = observeCommands->run()) return *code;

@@ -52,8 +52,8 @@ void warn(std::ostream& err, const AgentTarget& agent, const std::string& what) 
 }
 
 int noneAnswered(std::ostream& err, size_t asked) {
-  err << "podnetctl: " << (asked == 1 ? "podnetd did not answer" : "no podnetd answered")
-      << " (is podnetd running? use --socket to point at an agent)\n";
+  err << "podnetctl: " << (asked == 1 ? "podnetd did not answer" : "no podnetd answered") << " "
+      << kNoAgentHint << "\n";
   return 1;
 }
 
@@ -196,12 +196,6 @@ std::string icmpTypeName(uint8_t type) {
   }
 }
 
-// With sockets given, the lab plays no part; any valid layout will do.
-const lab::Layout& defaultLayout() {
-  static const lab::Layout layout = *lab::Layout::make(lab::kDefaultLabName);
-  return layout;
-}
-
 volatile std::sig_atomic_t gStop = 0;
 
 void onStopSignal(int) {
@@ -233,49 +227,6 @@ class StopSignals {
 };
 
 }  // namespace
-
-std::string AgentTarget::label() const {
-  return node.empty() ? socket : node + " (" + socket + ")";
-}
-
-std::vector<AgentTarget> agentTargets(const std::vector<std::string>& sockets,
-                                      const std::optional<lab::LabState>& lab,
-                                      const lab::Layout& layout, const std::string& defaultSocket) {
-  std::vector<AgentTarget> out;
-  if (!sockets.empty()) {
-    for (const auto& s : sockets) {
-      if (std::none_of(out.begin(), out.end(),
-                       [&](const AgentTarget& t) { return t.socket == s; })) {
-        out.push_back({"", s});
-      }
-    }
-    return out;
-  }
-  if (lab) {
-    for (const auto& node : lab->nodeNames()) out.push_back({node, layout.agentSocket(node)});
-    if (!out.empty()) return out;
-  }
-  return {{"", defaultSocket}};
-}
-
-std::vector<AgentTarget> findAgents(const std::vector<std::string>& sockets, std::ostream& err) {
-  const std::string fallback = cni::kDefaultSocket;
-  if (!sockets.empty()) return agentTargets(sockets, std::nullopt, defaultLayout(), fallback);
-  std::string name = lab::kDefaultLabName;
-  if (const char* env = std::getenv("PODNET_LAB_NAME"); env != nullptr && *env != '\0') name = env;
-  auto layout = lab::Layout::make(name);
-  if (!layout) {
-    err << "podnetctl: warning: PODNET_LAB_NAME: " << layout.error().message << "; asking "
-        << fallback << "\n";
-    return {{"", fallback}};
-  }
-  auto state = lab::loadState(*layout);
-  if (!state) {
-    err << "podnetctl: warning: " << state.error().message << "; asking " << fallback << "\n";
-    return {{"", fallback}};
-  }
-  return agentTargets({}, *state, *layout, fallback);
-}
 
 Result<std::chrono::nanoseconds> parseDuration(std::string_view text) {
   using std::chrono::nanoseconds;
@@ -466,8 +417,8 @@ std::unique_ptr<ObserveCommands> ObserveCommands::add(CLI::App& app, CLI::App& g
   std::unique_ptr<ObserveCommands> c(new ObserveCommands());
   c->globalSocket_ = app.get_option_no_throw("--socket");
   const std::string socketHelp =
-      "an agent's unix socket; repeat for several (default: every node of a running lab, else "
-      "podnetd's default socket)";
+      "an agent's unix socket; repeat for several (default: the local podnetd, else every node "
+      "of a running lab)";
 
   auto* o = app.add_subcommand("observe", "Recent flows from the agents, and new ones (--follow)");
   c->observe_ = o;

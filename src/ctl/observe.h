@@ -5,11 +5,10 @@
 //                     [-o table|json] [--socket PATH]...
 //   podnetctl get drops [-o table|json] [--socket PATH]...
 //
-// Which agents: every --socket given (the global `podnetctl --socket X` counts too); else, when a
-// lab is running (its state file exists; name from PODNET_LAB_NAME), every node of the lab; else
-// the default socket. An agent that does not answer is a warning naming it; the command fails
-// (exit 1) only when none answers. Flows from every agent are merged by time. The agent side is
-// agent/flow_log.h; docs/observe.md has the whole picture.
+// Which agents: findAgents (agent_call.h), every node of a running lab rather than one. An agent
+// that does not answer is a warning naming it; the command fails (exit 1) only when none answers.
+// Flows from every agent are merged by time. The agent side is agent/flow_log.h; docs/observe.md
+// has the whole picture.
 #pragma once
 
 #include <chrono>
@@ -25,9 +24,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "ctl/agent_call.h"
 #include "flows/flow_json.h"
-#include "lab/layout.h"
-#include "lab/state.h"
 
 namespace CLI {
 class App;
@@ -35,26 +33,6 @@ class Option;
 }  // namespace CLI
 
 namespace podnet::ctl {
-
-// One agent to ask. node: the lab node's name, or "" for a socket given on the command line.
-struct AgentTarget {
-  std::string node;
-  std::string socket;
-
-  // "n2 (/run/podnet-lab/n2/podnetd.sock)", or the socket alone.
-  std::string label() const;
-  bool operator==(const AgentTarget&) const = default;
-};
-
-// The agents to ask: sockets if any were given; else every node of lab (when it is running);
-// else defaultSocket.
-std::vector<AgentTarget> agentTargets(const std::vector<std::string>& sockets,
-                                      const std::optional<lab::LabState>& lab,
-                                      const lab::Layout& layout, const std::string& defaultSocket);
-
-// agentTargets with the lab named by PODNET_LAB_NAME (default "podnet-lab") read from its state
-// file. A state file that cannot be read is a warning on err, and the default socket is used.
-std::vector<AgentTarget> findAgents(const std::vector<std::string>& sockets, std::ostream& err);
 
 // "500ms", "30s", "5m", "1h", "1h30m" (units ns, us, ms, s, m, h). kInvalidArgument otherwise.
 Result<std::chrono::nanoseconds> parseDuration(std::string_view text);

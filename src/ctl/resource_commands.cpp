@@ -33,7 +33,7 @@ Result<nlohmann::json> ask(const std::string& socket, const nlohmann::json& requ
   auto reply = askAgent(socket, request);
   if (!reply && reply.error().code != Errc::kInvalidArgument) {  // not the agent's refusal
     Error e = std::move(reply).takeError();
-    e.message += "\n(is podnetd running? use --socket to point at another agent)";
+    e.message += std::string("\n") + kNoAgentHint;
     return e;
   }
   return reply;
@@ -124,8 +124,8 @@ int runGetPolicies(const std::string& socket, OutputFormat format, const std::st
 }
 
 std::unique_ptr<ResourceCommands> ResourceCommands::add(CLI::App& app, CLI::App& get,
-                                                        const std::string& socket) {
-  std::unique_ptr<ResourceCommands> c(new ResourceCommands(socket));
+                                                        std::function<std::string()> agent) {
+  std::unique_ptr<ResourceCommands> c(new ResourceCommands(std::move(agent)));
   c->apply_ = app.add_subcommand("apply", "Create or update the objects of manifests");
   c->apply_->add_option("-f,--filename", c->applyFiles_, "a YAML or JSON manifest; - for stdin")
       ->required();
@@ -154,22 +154,23 @@ std::unique_ptr<ResourceCommands> ResourceCommands::add(CLI::App& app, CLI::App&
 }
 
 std::optional<int> ResourceCommands::run() const {
+  if (!*apply_ && !*delete_ && !*subnets_ && !*nodes_ && !*policies_) return std::nullopt;
+  const std::string socket = agent_();
   if (*apply_)
-    return runManifests(socket_, applyFiles_, ManifestUse::kApply, std::cin, std::cout, std::cerr);
+    return runManifests(socket, applyFiles_, ManifestUse::kApply, std::cin, std::cout, std::cerr);
   if (*delete_) {
-    return runManifests(socket_, deleteFiles_, ManifestUse::kDelete, std::cin, std::cout,
-                        std::cerr);
+    return runManifests(socket, deleteFiles_, ManifestUse::kDelete, std::cin, std::cout, std::cerr);
   }
   if (*subnets_) {
-    return runGetSubnets(socket_, output_ == "json" ? OutputFormat::kJson : OutputFormat::kTable,
+    return runGetSubnets(socket, output_ == "json" ? OutputFormat::kJson : OutputFormat::kTable,
                          std::cout, std::cerr);
   }
   if (*nodes_) {
-    return runGetNodes(socket_, output_ == "json" ? OutputFormat::kJson : OutputFormat::kTable,
+    return runGetNodes(socket, output_ == "json" ? OutputFormat::kJson : OutputFormat::kTable,
                        std::cout, std::cerr);
   }
   if (*policies_) {
-    return runGetPolicies(socket_, output_ == "json" ? OutputFormat::kJson : OutputFormat::kTable,
+    return runGetPolicies(socket, output_ == "json" ? OutputFormat::kJson : OutputFormat::kTable,
                           namespace_, std::cout, std::cerr);
   }
   return std::nullopt;

@@ -8,6 +8,7 @@
 // fails without contacting podnetd; podnetd then checks them against the cluster and writes them.
 #pragma once
 
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -52,15 +53,16 @@ int runGetPolicies(const std::string& socket, OutputFormat format, const std::st
 // them was.
 class ResourceCommands {
  public:
-  // socket is read when run() is called, after the command line is parsed.
+  // agent gives the socket to ask (findAgent, agent_call.h); it is called once, by run(), only
+  // when one of these commands was chosen.
   static std::unique_ptr<ResourceCommands> add(CLI::App& app, CLI::App& get,
-                                               const std::string& socket);
+                                               std::function<std::string()> agent);
   std::optional<int> run() const;
 
  private:
-  explicit ResourceCommands(const std::string& socket) : socket_(socket) {}
+  explicit ResourceCommands(std::function<std::string()> agent) : agent_(std::move(agent)) {}
 
-  const std::string& socket_;
+  std::function<std::string()> agent_;
   CLI::App* apply_ = nullptr;
   CLI::App* delete_ = nullptr;
   CLI::App* subnets_ = nullptr;

@@ -126,12 +126,14 @@ const char* matchName(pn_match match) {
       return "invalid";
     case PN_MATCH_HOST_DEFAULT_DENY:
       return "host-default-deny";
+    case PN_MATCH__MAX:
+      break;
   }
-  return "invalid";
+  return "unknown";
 }
 
 std::optional<pn_match> parseMatch(std::string_view name) {
-  for (int m = PN_MATCH_NONE; m <= PN_MATCH_INVALID; ++m) {
+  for (int m = PN_MATCH_NONE; m <= PN_MATCH__MAX; ++m) {
     if (name == matchName(static_cast<pn_match>(m))) return static_cast<pn_match>(m);
   }
   return std::nullopt;

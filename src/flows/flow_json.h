@@ -46,7 +46,9 @@ Result<FlowRecord> flowFromJson(const nlohmann::json& json);
 // names also in lower case, and decimal numbers).
 const char* verdictName(pn_verdict verdict);  // "forwarded", "dropped"
 std::optional<pn_verdict> parseVerdict(std::string_view name);
-const char* matchName(pn_match match);  // "policy-allow", ..., "invalid"
+// A value a newer program sent, which this build does not know, is decoded as <enum>__MAX and
+// named "unknown" (matchName, dropReasonText), and "unknown" parses back to it.
+const char* matchName(pn_match match);  // "policy-allow", ..., "host-default-deny"
 std::optional<pn_match> parseMatch(std::string_view name);
 const char* directionName(pn_direction direction);  // "ingress", "egress"
 std::optional<pn_direction> parseDirection(std::string_view name);

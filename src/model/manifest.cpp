@@ -2,6 +2,7 @@
 
 #include <yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <map>
@@ -168,6 +169,8 @@ size_t invalidUtf8At(std::string_view text) {
 // first error is recorded and the rest of the document is ignored.
 class JsonBuilder {
  public:
+  explicit JsonBuilder(int documentsBefore) : documents_(documentsBefore) {}
+
   void startDocument() {
     ++documents_;
     inDocument_ = true;
@@ -309,7 +312,7 @@ class JsonBuilder {
     }
   }
 
-  int documents_ = 0;
+  int documents_;
   bool inDocument_ = false;
   std::vector<Frame> stack_;
   size_t skippedDepth_ = 0;
@@ -342,13 +345,15 @@ std::string text(const yaml_char_t* s) {
 // The parsed documents, with their 1-based index; null documents are left out.
 using RawDocuments = std::vector<std::pair<int, nlohmann::json>>;
 
-Result<RawDocuments> parseYaml(std::string_view input, const std::string& source) {
+// documentsBefore: how many documents of the file came before input (read as JSON).
+Result<RawDocuments> parseYaml(std::string_view input, const std::string& source,
+                               int documentsBefore = 0) {
   RawDocuments out;
   YamlParser p;
   if (!p.ok) return makeError(Errc::kIo, source + ": cannot start the YAML parser");
   yaml_parser_set_input_string(&p.parser, reinterpret_cast<const unsigned char*>(input.data()),
                                input.size());
-  JsonBuilder builder;
+  JsonBuilder builder(documentsBefore);
   for (;;) {
     YamlEvent e;
     if (yaml_parser_parse(&p.parser, &e.event) == 0) {
@@ -410,25 +415,80 @@ size_t depthOf(const nlohmann::json& j, size_t limit) {
   return deepest + 1;
 }
 
-Result<RawDocuments> parseJson(std::string_view text, const std::string& source) {
-  // nlohmann's parser is iterative, so a deeply nested file is refused here before anything
-  // recurses over it.
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e999
-    std::string what = e.what();
-    auto bracket = what.find("] ");
-    if (what.rfind("[json.exception", 0) == 0 && bracket != std::string::npos) {
-      what = what.substr(bracket + 2);
+// "m.json: parse error at line 2, column 10: ...", without nlohmann's "[json.exception...] ".
+Error jsonErrorOf(const nlohmann::json::exception& e, const std::string& source) {
+  std::string what = e.what();
+  auto bracket = what.find("] ");
+  if (what.rfind("[json.exception", 0) == 0 && bracket != std::string::npos) {
+    what = what.substr(bracket + 2);
+  }
+  return makeError(Errc::kDecode, source + ": " + what);
+}
+
+bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+// A file that starts with '{', read as kubectl's reader (apimachinery's YAMLOrJSONDecoder) reads
+// it: a stream of JSON objects, concatenated or one per line. When a JSON syntax error comes after
+// at most one object, the rest is read as YAML from the line after that object: a YAML stream
+// whose documents are written as JSON (`{...}` `---` `{...}`), or a YAML flow mapping. After two
+// objects the file is JSON only. When the YAML reading fails too and no object was read, the JSON
+// error is the one reported, as kubectl reports it.
+Result<RawDocuments> parseJsonOrYaml(std::string_view text, const std::string& source) {
+  RawDocuments out;
+  size_t consumed = 0;  // the end of the last object read as JSON
+  std::optional<Error> jsonError;
+  std::istringstream in{std::string(text)};
+  for (;;) {
+    size_t next = consumed;
+    while (next < text.size() && isSpace(text[next])) ++next;
+    if (next == text.size()) return out;
+    in.clear();
+    in.seekg(static_cast<std::streamoff>(next));
+    nlohmann::json j;
+    try {
+      in >> j;  // one value; the stream stops right after its closing brace
+    } catch (const nlohmann::json::parse_error& e) {
+      // nlohmann counts lines and columns from where this object started: the file's own.
+      jsonError = jsonErrorOf(e, source);
+      std::string& message = jsonError->message;
+      size_t at = message.find("parse error at line ");
+      size_t rest = message.find(": ", at == std::string::npos ? 0 : at);
+      if (at != std::string::npos && rest != std::string::npos && e.byte > 0) {
+        size_t offset = std::min(next + e.byte - 1, text.size());
+        size_t lineStart = text.rfind('\n', offset == 0 ? 0 : offset - 1);
+        lineStart = lineStart == std::string_view::npos || offset == 0 ? 0 : lineStart + 1;
+        auto line = std::count(text.begin(), text.begin() + static_cast<ptrdiff_t>(offset), '\n');
+        message = message.substr(0, at) + "parse error at line " + std::to_string(line + 1) +
+                  ", column " + std::to_string(offset - lineStart + 1) + message.substr(rest);
+      }
+      break;
+    } catch (const nlohmann::json::exception& e) {  // out_of_range for 1e999: JSON, but too big
+      return jsonErrorOf(e, source);
     }
-    return makeError(Errc::kDecode, source + ": " + what);
+    // nlohmann's parser is iterative, so a deeply nested file is refused here before anything
+    // recurses over it.
+    if (depthOf(j, kMaxDepth + 1) > kMaxDepth) {
+      return makeError(Errc::kDecode, where(source, static_cast<int>(out.size()) + 1) +
+                                          ": nested more than " + std::to_string(kMaxDepth) +
+                                          " levels deep");
+    }
+    out.emplace_back(static_cast<int>(out.size()) + 1, std::move(j));
+    consumed = static_cast<size_t>(in.tellg());
   }
-  if (depthOf(j, kMaxDepth + 1) > kMaxDepth) {
-    return makeError(Errc::kDecode,
-                     source + ": nested more than " + std::to_string(kMaxDepth) + " levels deep");
-  }
-  return RawDocuments{{1, std::move(j)}};
+  if (out.size() > 1) return std::move(*jsonError);
+  // Whitespace up to and including the first line break after the object is skipped; the lines
+  // read as JSON stay as empty lines, so YAML errors give the file's own line numbers.
+  size_t from = consumed;
+  while (from < text.size() && isSpace(text[from]) && text[from] != '\n') ++from;
+  if (from < text.size() && text[from] == '\n') ++from;
+  std::string rest(static_cast<size_t>(std::count(text.begin(), text.begin() + from, '\n')), '\n');
+  rest.append(text.substr(from));
+  auto yaml = parseYaml(rest, source, static_cast<int>(out.size()));
+  if (!yaml) return out.empty() ? std::move(*jsonError) : yaml.error();
+  for (auto& doc : *yaml) out.push_back(std::move(doc));
+  return out;
 }
 
 std::string typeName(const nlohmann::json& j) {
@@ -583,11 +643,10 @@ Result<std::vector<Document>> parseDocuments(std::string_view text, const std::s
                                           std::to_string(i) + " (not allowed in YAML or JSON)");
     }
   }
-  // JSON when the first character is '{', as kubectl decides (a YAML flow mapping is the one
-  // casualty, as there).
+  // JSON first when the first character is '{', as kubectl decides.
   size_t first = text.find_first_not_of(" \t\r\n");
   bool json = first != std::string_view::npos && text[first] == '{';
-  auto raw = PODNET_TRY(json ? parseJson(text, source) : parseYaml(text, source));
+  auto raw = PODNET_TRY(json ? parseJsonOrYaml(text, source) : parseYaml(text, source));
 
   std::vector<Document> docs;
   for (auto& [index, body] : raw) {

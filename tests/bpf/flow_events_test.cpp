@@ -53,5 +53,26 @@ TEST(FlowEventTest, DecodesEveryFieldToHostOrderAndWallClock) {
   EXPECT_STREQ(flows::dropReasonText(ev.dropReason), "policy-deny");
 }
 
+// Every match and drop reason the program can send decodes as itself; one this build does not
+// know (a newer program's) as __MAX, named "unknown", never as another value.
+TEST(FlowEventTest, DecodesEveryMatchAndDropReasonAndNoOther) {
+  pn_flow_event raw{};
+  for (int v = 0; v < PN_MATCH__MAX; ++v) {
+    raw.match = static_cast<__u8>(v);
+    EXPECT_EQ(decodeFlowEvent(raw, "n", 0, {}).match, v);
+  }
+  for (int v = 0; v < PN_DROP__MAX; ++v) {
+    raw.drop_reason = static_cast<__u8>(v);
+    EXPECT_EQ(decodeFlowEvent(raw, "n", 0, {}).dropReason, v);
+  }
+  raw.match = PN_MATCH__MAX + 1;
+  raw.drop_reason = PN_DROP__MAX + 1;
+  FlowEvent ev = decodeFlowEvent(raw, "n", 0, {});
+  EXPECT_EQ(ev.match, PN_MATCH__MAX);
+  EXPECT_EQ(ev.dropReason, PN_DROP__MAX);
+  EXPECT_STREQ(flows::matchName(ev.match), "unknown");
+  EXPECT_STREQ(flows::dropReasonText(ev.dropReason), "unknown");
+}
+
 }  // namespace
 }  // namespace podnet::bpf

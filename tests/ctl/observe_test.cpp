@@ -134,17 +134,22 @@ TEST(ParseDurationTest, RefusesAnythingElseQuotingIt) {
   }
 }
 
-TEST(AgentTargetsTest, GivenSocketsWinThenTheLabThenTheDefault) {
+// One rule for every command: the sockets given, then the local agent, then the running lab.
+TEST(AgentTargetsTest, GivenSocketsWinThenTheLocalAgentThenTheLab) {
   auto layout = *lab::Layout::make("obs-lab");
   lab::LabState state;
   state.nodes = 2;
-  EXPECT_EQ(agentTargets({"/a.sock", "/b.sock", "/a.sock"}, state, layout, "/default.sock"),
-            (std::vector<AgentTarget>{{"", "/a.sock"}, {"", "/b.sock"}}));
-  EXPECT_EQ(agentTargets({}, state, layout, "/default.sock"),
+  for (bool local : {false, true}) {
+    EXPECT_EQ(agentTargets({"/a.sock", "/b.sock", "/a.sock"}, local, state, layout, "/d.sock"),
+              (std::vector<AgentTarget>{{"", "/a.sock"}, {"", "/b.sock"}}));
+  }
+  EXPECT_EQ(agentTargets({}, true, state, layout, "/d.sock"),
+            (std::vector<AgentTarget>{{"", "/d.sock"}}));
+  EXPECT_EQ(agentTargets({}, false, state, layout, "/d.sock"),
             (std::vector<AgentTarget>{{"n1", "/run/obs-lab/n1/podnetd.sock"},
                                       {"n2", "/run/obs-lab/n2/podnetd.sock"}}));
-  EXPECT_EQ(agentTargets({}, std::nullopt, layout, "/default.sock"),
-            (std::vector<AgentTarget>{{"", "/default.sock"}}));
+  EXPECT_EQ(agentTargets({}, false, std::nullopt, layout, "/d.sock"),
+            (std::vector<AgentTarget>{{"", "/d.sock"}}));
   EXPECT_EQ((AgentTarget{"n1", "/s"}).label(), "n1 (/s)");
   EXPECT_EQ((AgentTarget{"", "/s"}).label(), "/s");
 }

@@ -64,7 +64,9 @@ TEST(ChainTest, TuningAndPortmapWorkOnPodnetsResult) {
   // DEL runs back through the chain: portmap's rules and podnet's wiring are gone.
   ASSERT_TRUE(rt.del(*list, serverConf).ok());
   ASSERT_TRUE(rt.del(*list, clientConf).ok());
-  EXPECT_EQ(node.exec("iptables-save -t nat").out.find(serverIp), std::string::npos);
+  auto nat = node.exec("iptables-save -t nat");
+  EXPECT_EQ(nat.status, 0) << nat.out;
+  EXPECT_EQ(nat.out.find(serverIp), std::string::npos) << nat.out;
   EXPECT_TRUE(eventually([&] { return podnetVeths(node).empty(); }));
   EXPECT_EQ(server.exec("ip link show eth0").status, 1);
 }

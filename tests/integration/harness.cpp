@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -171,8 +173,13 @@ std::string netconf(const std::string& socket, const std::string& version,
 
 std::vector<std::string> podnetVeths(const TestNetns& node) {
   std::vector<std::string> out;
-  auto links = nlohmann::json::parse(node.exec("ip -j link show type veth").out, nullptr, false);
-  if (!links.is_array()) return out;
+  // A listing that failed fails the test: an empty list must mean no veth, not no answer.
+  auto shown = node.exec("ip -j link show type veth");
+  auto links = nlohmann::json::parse(shown.out, nullptr, false);
+  if (shown.status != 0 || !links.is_array()) {
+    ADD_FAILURE() << "ip -j link show type veth: status " << shown.status << ": " << shown.out;
+    return out;
+  }
   for (const auto& l : links) {
     std::string name = l.value("ifname", "");
     if (name.rfind("pn", 0) == 0) out.push_back(name);

@@ -1,6 +1,7 @@
 // A whole lab, as the README walks through it: `lab up` with each backend, namespaces and pods
 // through the real CNI plugin on different nodes, traffic between them, labels, pod deletion and
 // `lab down`.
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -102,12 +103,40 @@ TEST_P(LabClusterTest, PodDelRemovesThePod) {
   EXPECT_EQ(probe("demo/a", ip, 80), "blocked");
   EXPECT_NE(lab("exec demo/c -- true").status, 0);
   auto status = lab("status");
+  EXPECT_EQ(status.status, 0) << status.out;
+  EXPECT_NE(status.out.find("demo/a"), std::string::npos) << status.out;
   EXPECT_EQ(status.out.find("demo/c"), std::string::npos) << status.out;
   EXPECT_NE(lab("pod del demo/c").status, 0);
   // The name can be used again, on another node.
   auto again = lab("pod add demo/c --node n3");
   EXPECT_EQ(again.status, 0) << again.out;
   EXPECT_EQ(probeSettled("demo/a", "demo/c", 80, "connected"), "connected");
+}
+
+// Without --socket, podnetctl asks the local podnetd, else the running lab: apply, get and delete
+// reach the lab's agents while no agent runs on the machine itself, and say which one they ask.
+class LabAgentChoiceTest : public LabFixture {};
+
+TEST_F(LabAgentChoiceTest, CommandsWithoutSocketAskTheRunningLab) {
+  if (std::filesystem::exists("/run/podnet/podnetd.sock")) {
+    GTEST_SKIP() << "a local podnetd runs (/run/podnet/podnetd.sock): it comes before the lab";
+  }
+  auto up = lab("up --nodes 2 --backend vxlan");
+  ASSERT_EQ(up.status, 0) << up.out;
+  const std::string file = layout_->libDir() + "/agent-choice.yaml";
+  std::ofstream(file) << "apiVersion: v1\nkind: Namespace\nmetadata: {name: chosen}\n";
+  auto apply = ctl("apply -f " + file);
+  EXPECT_EQ(apply.status, 0) << apply.out;
+  EXPECT_NE(apply.out.find("chosen"), std::string::npos) << apply.out;
+  EXPECT_NE(apply.out.find("asking node n1 ("), std::string::npos) << apply.out;
+  auto nodes = ctl("get nodes");
+  EXPECT_EQ(nodes.status, 0) << nodes.out;
+  EXPECT_NE(nodes.out.find("n2"), std::string::npos) << nodes.out;
+  auto pods = ctl("get pods");
+  EXPECT_EQ(pods.status, 0) << pods.out;
+  auto del = ctl("delete -f " + file);
+  EXPECT_EQ(del.status, 0) << del.out;
+  EXPECT_NE(del.out.find("chosen"), std::string::npos) << del.out;
 }
 
 TEST_P(LabClusterTest, PodAddNamesWhatIsWrong) {

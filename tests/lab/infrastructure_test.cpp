@@ -58,14 +58,22 @@ TEST_F(LabInfrastructureTest, NodesReachEachOtherAndEtcdOverTheUnderlayOnly) {
     EXPECT_EQ(probe("n1", "n2", 80, "sctp"), "connected");
   }
 
-  // Nothing of the lab in the root namespace: no bridge, no underlay address, no route.
-  auto links = lab::runCommand({"ip", "-o", "link", "show", "lab0"});
-  EXPECT_NE(*links, 0);
-  std::string addresses;
-  (void)lab::runCommand({"ip", "-4", "-o", "addr"}, &addresses);
+  // Nothing of the lab in the root namespace: no bridge, no underlay address, no route. Each
+  // listing must have run: an empty output of a failed command proves nothing.
+  auto rootOutput = [](std::vector<std::string> argv) {
+    std::string out;
+    auto status = lab::runCommand(argv, &out);
+    EXPECT_TRUE(status.ok() && *status == 0) << argv.back() << ": " << out;
+    return out;
+  };
+  std::string links = rootOutput({"ip", "-o", "link", "show"});
+  EXPECT_NE(links.find(": lo:"), std::string::npos) << links;
+  EXPECT_EQ(links.find(": lab0:"), std::string::npos) << links;
+  std::string addresses = rootOutput({"ip", "-4", "-o", "addr"});
+  EXPECT_NE(addresses.find("127.0.0.1"), std::string::npos) << addresses;
   EXPECT_EQ(addresses.find("172.30.0."), std::string::npos) << addresses;
-  std::string routes;
-  (void)lab::runCommand({"ip", "-4", "route", "show", "table", "all"}, &routes);
+  std::string routes = rootOutput({"ip", "-4", "route", "show", "table", "all"});
+  EXPECT_NE(routes.find("127.0.0.0/8"), std::string::npos) << routes;
   EXPECT_EQ(routes.find("172.30.0."), std::string::npos) << routes;
 }
 
@@ -78,6 +86,7 @@ TEST_F(LabInfrastructureTest, ExecRunsInTheNodeNamespaceAndPassesTheExitCode) {
   EXPECT_NE(addr.out.find("172.30.0.12/24"), std::string::npos) << addr.out;
   // /sys shows the node's devices, as under `ip netns exec`.
   auto sys = lab("exec n1 -- ls /sys/class/net");
+  EXPECT_EQ(sys.status, 0) << sys.out;
   EXPECT_NE(sys.out.find("eth0"), std::string::npos) << sys.out;
   EXPECT_EQ(lab("exec n1 -- sh -c 'exit 7'").status, 7);
   auto unknown = lab("exec n9 -- true");

@@ -49,10 +49,15 @@ class LabFixture : public ::testing::Test {
 
   // Runs `podnetctl lab <args>` for this test's lab (args are shell words).
   CtlRun lab(const std::string& args) const { return labNamed(name_, args); }
+  // Runs `podnetctl <args>` with this test's lab as the running lab.
+  CtlRun ctl(const std::string& args) const { return ctlNamed(name_, args); }
 
   static CtlRun labNamed(const std::string& name, const std::string& args) {
+    return ctlNamed(name, "lab " + args);
+  }
+  static CtlRun ctlNamed(const std::string& name, const std::string& args) {
     CtlRun run;
-    std::string cmd = "PODNET_LAB_NAME=" + name + " " + podnetctl() + " lab " + args + " 2>&1";
+    std::string cmd = "PODNET_LAB_NAME=" + name + " " + podnetctl() + " " + args + " 2>&1";
     FILE* pipe = ::popen(cmd.c_str(), "r");
     if (pipe == nullptr) return run;
     std::array<char, 4096> buf;

@@ -17,14 +17,18 @@
 namespace podnet::testing {
 namespace {
 
-std::string shell(const std::string& cmd) {
+std::string shell(const std::string& cmd, int* status = nullptr) {
   std::string out;
   FILE* pipe = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return out;
+  if (pipe == nullptr) {
+    if (status != nullptr) *status = -1;
+    return out;
+  }
   char buf[4096];
   size_t n;
   while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
-  ::pclose(pipe);
+  int st = ::pclose(pipe);
+  if (status != nullptr) *status = st;
   return out;
 }
 
@@ -66,8 +70,14 @@ class LabResilienceTest : public LabFixture, public ::testing::WithParamInterfac
     return failed;
   }
 
+  // podnetctl against one node's agent. A failed run fails the test: what its output lacks
+  // proves nothing.
   std::string ctl(const std::string& node, const std::string& args) const {
-    return shell(podnetctl() + " --socket " + layout_->agentSocket(node) + " " + args);
+    const std::string cmd = podnetctl() + " --socket " + layout_->agentSocket(node) + " " + args;
+    int status = 0;
+    std::string out = shell(cmd, &status);
+    EXPECT_EQ(status, 0) << cmd << ":\n" << out;
+    return out;
   }
 };
 

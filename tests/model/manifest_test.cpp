@@ -173,7 +173,8 @@ TEST(ManifestTest, ReadsAJsonObjectOrList) {
   EXPECT_EQ(docs[1].describe(), "list.json document 1 item 2 (Subnet b)");
   EXPECT_EQ(docs[1].body["kind"], "Subnet");
 
-  std::string error = parseError("{\"apiVersion\": \"v1\",\n \"kind\": }", "bad.json");
+  // Neither JSON nor YAML (which would read `"kind": }` as a null kind): the JSON error.
+  std::string error = parseError("{\"apiVersion\": \"v1\",\n \"kind\": ]}", "bad.json");
   EXPECT_EQ(error.rfind("bad.json: parse error at line 2, column ", 0), 0u) << error;
   error = parseError(R"({"kind": "Namespace", "n": 1e999})", "big.json");
   EXPECT_EQ(error, "big.json: number overflow parsing '1e999'");
@@ -181,6 +182,50 @@ TEST(ManifestTest, ReadsAJsonObjectOrList) {
   EXPECT_EQ(error, "l.json document 1 item 2: a List item must be an object (not a number)");
   error = parseError(R"({"kind": "List"})", "l.json");
   EXPECT_EQ(error, "l.json document 1 (List): items: required, a list of objects");
+}
+
+// kubectl reads a file that starts with '{' as a JSON stream, and the rest of it as YAML when
+// JSON fails after at most one object (apimachinery's YAMLOrJSONDecoder). So does podnet.
+TEST(ManifestTest, ReadsWhatKubectlReads) {
+  const std::string a = R"({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}})";
+  const std::string b = R"({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "b"}})";
+  const std::string c = R"({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "c"}})";
+  auto names = [](const std::vector<Document>& docs) {
+    std::vector<std::string> out;
+    for (const auto& d : docs) out.push_back(d.describe());
+    return out;
+  };
+  // A YAML stream whose documents are written as JSON.
+  EXPECT_EQ(names(parse(a + "\n---\n" + b + "\n---\n" + c + "\n")),
+            (std::vector<std::string>{"m.yaml document 1 (Namespace a)",
+                                      "m.yaml document 2 (Namespace b)",
+                                      "m.yaml document 3 (Namespace c)"}));
+  EXPECT_EQ(parse("---\n" + a + "\n---\n" + b).size(), 2u);
+  EXPECT_EQ(parse(a + "\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n").size(), 2u);
+  // Concatenated JSON objects, on one line or one per line.
+  EXPECT_EQ(names(parse(a + b + c, "m.json")),
+            (std::vector<std::string>{"m.json document 1 (Namespace a)",
+                                      "m.json document 2 (Namespace b)",
+                                      "m.json document 3 (Namespace c)"}));
+  EXPECT_EQ(parse(a + "\n" + b + "\n").size(), 2u);
+  // A YAML flow mapping at the top.
+  EXPECT_EQ(names(parse("{apiVersion: v1, kind: Namespace, metadata: {name: a}}")),
+            (std::vector<std::string>{"m.yaml document 1 (Namespace a)"}));
+  // A List written as JSON, in a YAML stream.
+  const std::string list =
+      R"({"apiVersion": "v1", "kind": "List", "items": [)" + b + "," + c + "]}";
+  EXPECT_EQ(names(parse(a + "\n---\n" + list)),
+            (std::vector<std::string>{"m.yaml document 1 (Namespace a)",
+                                      "m.yaml document 2 item 1 (Namespace b)",
+                                      "m.yaml document 2 item 2 (Namespace c)"}));
+
+  // A YAML error after a JSON document names the YAML document and the file's own line.
+  EXPECT_EQ(parseError(a + "\n---\n" + b + "\n---\n{\"kind\": ]\n"),
+            "m.yaml document 3 line 5 column 10: did not find expected node content while parsing "
+            "a flow node");
+  // After two JSON objects the file is JSON only, as for kubectl.
+  std::string error = parseError(a + b + "\n---\n" + c, "m.json");
+  EXPECT_EQ(error.rfind("m.json: parse error at line 2, column ", 0), 0u) << error;
 }
 
 TEST(ManifestTest, AYamlListStandsForItsItems) {

@@ -95,7 +95,10 @@ TEST_F(ReferencePluginsTest, ExecInHostNetnsSeesThatNetnsLinks) {
   ASSERT_EQ(std::system(("ip -n " + node_ + " link add pnrtv0 type veth peer name pnrtv1").c_str()),
             0);
   EXPECT_NE(shellIn(node_, "ip -o link show").out.find("pnrtv0"), std::string::npos);
-  EXPECT_EQ(shellIn(pod_, "ip -o link show").out.find("pnrtv0"), std::string::npos);
+  auto inPod = shellIn(pod_, "ip -o link show");
+  EXPECT_EQ(inPod.exitCode, 0) << inPod.err;
+  EXPECT_NE(inPod.out.find(": lo:"), std::string::npos) << inPod.out;
+  EXPECT_EQ(inPod.out.find("pnrtv0"), std::string::npos) << inPod.out;
 }
 
 TEST_F(ReferencePluginsTest, AddCheckDelWithBridgeHostLocalAndTuning) {
