@@ -11,11 +11,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/backend.h"
 #include "common/ip.h"
 #include "common/result.h"
 
@@ -62,8 +64,8 @@ struct Pod {
 struct Node {
   std::string name;
   Ipv4 underlayIp;
-  std::string vtepMac;  // vxlan only
-  std::string backend;  // "vxlan" or "host-gw"
+  std::string vtepMac;             // vxlan only
+  std::optional<Backend> backend;  // unset in records of agents that did not say
   Labels labels;
 
   static constexpr const char* kPrefix = "/podnet/nodes/";

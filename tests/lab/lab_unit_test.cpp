@@ -61,7 +61,7 @@ TEST(LabServerPorts, AreNamedByPortAndProtocol) {
 TEST(LabState, RoundTripsThroughJson) {
   LabState state;
   state.nodes = 3;
-  state.backend = "host-gw";
+  state.backend = Backend::kHostGw;
   state.processes.push_back({"etcd", 42, 1234});
   state.namespaces["demo"] = {{"kubernetes.io/metadata.name", "demo"}};
   PodRecord pod;
