@@ -20,6 +20,7 @@
 #include "common/backend.h"
 #include "common/ip.h"
 #include "common/result.h"
+#include "model/kinds.h"
 
 namespace podnet::model {
 
@@ -35,7 +36,7 @@ struct ObjectMeta {
 struct Namespace {
   ObjectMeta metadata;
 
-  static constexpr const char* kPrefix = "/podnet/namespaces/";
+  static constexpr const char* kPrefix = kindInfo("Namespace").storePrefix.data();
   std::string key() const { return kPrefix + metadata.name; }
 };
 
@@ -53,7 +54,7 @@ struct Pod {
   std::string nodeName;
   std::vector<ContainerPort> ports;  // every container's ports, in order
 
-  static constexpr const char* kPrefix = "/podnet/pods/";
+  static constexpr const char* kPrefix = kindInfo("Pod").storePrefix.data();
   std::string key() const { return keyFor(metadata.namespace_, metadata.name); }
   static std::string keyFor(const std::string& ns, const std::string& name) {
     return kPrefix + ns + "/" + name;

@@ -600,13 +600,15 @@ bool isPortName(const std::string& name) {
 }
 
 std::string NetworkPolicy::key() const {
-  return std::string(kPoliciesPrefix) + kKind + "/" + metadata.namespace_ + "/" + metadata.name;
+  return std::string(model::kindInfo(kKind).storePrefix) + metadata.namespace_ + "/" +
+         metadata.name;
 }
 std::string PodnetNetworkPolicy::key() const {
-  return std::string(kPoliciesPrefix) + kKind + "/" + metadata.namespace_ + "/" + metadata.name;
+  return std::string(model::kindInfo(kKind).storePrefix) + metadata.namespace_ + "/" +
+         metadata.name;
 }
 std::string PodnetClusterwideNetworkPolicy::key() const {
-  return std::string(kPoliciesPrefix) + kKind + "/" + metadata.name;
+  return std::string(model::kindInfo(kKind).storePrefix) + metadata.name;
 }
 
 Result<NetworkPolicy> networkPolicyFromJson(const json& j) {
