@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/json_fields.h"
 #include "runtime/exec.h"
 
 namespace podnet::runtime {
@@ -19,9 +20,11 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+// A network configuration list is what an operator writes: a wrong field is an invalid argument.
+constexpr json_fields::FieldReader kRead{Errc::kInvalidArgument};
+
 Error fieldError(const std::string& field, const std::string& problem) {
-  return makeError(Errc::kInvalidArgument,
-                   "network configuration: field \"" + field + "\": " + problem);
+  return kRead.error(field, problem).context("network configuration");
 }
 
 // Parses "X.Y.Z"; nullopt if the text is not such a version.
@@ -169,14 +172,18 @@ Result<NetworkConfigList> NetworkConfigList::parse(std::string_view text) {
 
   auto requireString = [](const json& o, const std::string& key,
                           const std::string& field) -> Result<std::string> {
-    if (!o.contains(key)) return fieldError(field, "missing");
-    if (!o[key].is_string()) return fieldError(field, "must be a string");
-    return o[key].get<std::string>();
+    const json* value = json_fields::member(o, key);
+    if (value == nullptr) return fieldError(field, "missing");
+    auto text = kRead.string(*value, field);
+    if (!text) return text.error().context("network configuration");
+    return text;
   };
   auto optionalBool = [](const json& o, const std::string& key) -> Result<bool> {
-    if (!o.contains(key)) return false;
-    if (!o[key].is_boolean()) return fieldError(key, "must be true or false");
-    return o[key].get<bool>();
+    const json* value = json_fields::member(o, key);
+    if (value == nullptr) return false;
+    auto flag = kRead.boolean(*value, key);
+    if (!flag) return flag.error().context("network configuration");
+    return flag;
   };
 
   NetworkConfigList list;
@@ -203,7 +210,8 @@ Result<NetworkConfigList> NetworkConfigList::parse(std::string_view text) {
     const json& plugin = list.plugins[i];
     const std::string at = j.contains("plugins") ? "plugins[" + std::to_string(i) + "]." : "";
     if (!plugin.is_object())
-      return fieldError("plugins[" + std::to_string(i) + "]", "must be an object");
+      return fieldError(json_fields::at("plugins", i),
+                        std::string("must be an object, not ") + json_fields::typeName(plugin));
     std::string type = PODNET_TRY(requireString(plugin, "type", at + "type"));
     if (type.empty() || type.find('/') != std::string::npos || type == "." || type == "..") {
       return fieldError(at + "type", "\"" + type + "\" is not a plugin name");
