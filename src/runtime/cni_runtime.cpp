@@ -20,11 +20,13 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// A network configuration list is what an operator writes: a wrong field is an invalid argument.
+// A network configuration list is what an operator writes: a wrong field is an invalid argument,
+// named as libcni's users know it (`field "plugins[0].type"`).
 constexpr json_fields::FieldReader kRead{Errc::kInvalidArgument};
 
 Error fieldError(const std::string& field, const std::string& problem) {
-  return kRead.error(field, problem).context("network configuration");
+  return makeError(Errc::kInvalidArgument,
+                   "network configuration: field \"" + field + "\": " + problem);
 }
 
 // Parses "X.Y.Z"; nullopt if the text is not such a version.
@@ -175,14 +177,14 @@ Result<NetworkConfigList> NetworkConfigList::parse(std::string_view text) {
     const json* value = json_fields::member(o, key);
     if (value == nullptr) return fieldError(field, "missing");
     auto text = kRead.string(*value, field);
-    if (!text) return text.error().context("network configuration");
+    if (!text) return fieldError(field, "must be a string");
     return text;
   };
   auto optionalBool = [](const json& o, const std::string& key) -> Result<bool> {
     const json* value = json_fields::member(o, key);
     if (value == nullptr) return false;
     auto flag = kRead.boolean(*value, key);
-    if (!flag) return flag.error().context("network configuration");
+    if (!flag) return fieldError(key, "must be true or false");
     return flag;
   };
 
@@ -209,9 +211,7 @@ Result<NetworkConfigList> NetworkConfigList::parse(std::string_view text) {
   for (size_t i = 0; i < list.plugins.size(); ++i) {
     const json& plugin = list.plugins[i];
     const std::string at = j.contains("plugins") ? "plugins[" + std::to_string(i) + "]." : "";
-    if (!plugin.is_object())
-      return fieldError(json_fields::at("plugins", i),
-                        std::string("must be an object, not ") + json_fields::typeName(plugin));
+    if (!plugin.is_object()) return fieldError(json_fields::at("plugins", i), "must be an object");
     std::string type = PODNET_TRY(requireString(plugin, "type", at + "type"));
     if (type.empty() || type.find('/') != std::string::npos || type == "." || type == "..") {
       return fieldError(at + "type", "\"" + type + "\" is not a plugin name");
