@@ -99,13 +99,14 @@ LabSession::~LabSession() {
 }
 
 Status LabSession::up(const std::string& backend, int nodes, bool fastPath) {
+  const Backend kind = PODNET_TRY(parseEnum(kBackendNames, backend, "--backend"));
   std::ostringstream stale;
   PODNET_TRY_STATUS(lab_.down(stale));  // a lab of an earlier run that died
   if (stale.str().find("nothing to remove") == std::string::npos) {
     std::printf("removed a stale lab: %s", stale.str().c_str());
   }
   std::ostringstream out;
-  if (auto st = lab_.up({nodes, backend, fastPath}, out); !st) {
+  if (auto st = lab_.up({nodes, kind, fastPath}, out); !st) {
     return st.error().context("lab up --backend " + backend + " (" + out.str() + ")");
   }
   return okStatus();

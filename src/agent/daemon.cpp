@@ -46,7 +46,7 @@ Result<UniqueFd> lockStateDir(const std::string& dir) {
 // etcd may come up after the agent (the lab starts them together; a node reboots faster than
 // the control plane): keep trying until it answers or a signal arrives (nullptr then).
 Result<std::unique_ptr<store::Store>> openStore(const AgentOptions& o, const sigset_t& signals) {
-  if (o.store == "sqlite") {
+  if (o.store == StoreKind::kSqlite) {
     return std::unique_ptr<store::Store>(
         PODNET_TRY(store::SqliteStore::open(o.stateDir + "/podnet.db")));
   }
@@ -72,8 +72,7 @@ Result<std::unique_ptr<Cluster>> joinCluster(const AgentOptions& o, store::Store
   auto uplink = PODNET_TRY(dataplane::findUplink(o.uplink));
   auto cluster = std::make_unique<Cluster>();
   dataplane::OverlayConfig config;
-  config.backend =
-      o.backend == "host-gw" ? dataplane::Backend::kHostGw : dataplane::Backend::kVxlan;
+  config.backend = o.backend;
   config.uplink = uplink.device;
   config.underlayIp = uplink.address;
   cluster->overlay = PODNET_TRY(dataplane::Overlay::create(config));
@@ -85,8 +84,8 @@ Result<std::unique_ptr<Cluster>> joinCluster(const AgentOptions& o, store::Store
   node.vtepMac = cluster->overlay->localVtepMac();
   node.backend = o.backend;
   cluster->registration = PODNET_TRY(NodeRegistration::start(store, node, o.leaseTtl));
-  spdlog::info("node {}: {} over {} ({}), pod MTU {}", o.nodeName, o.backend, uplink.device,
-               uplink.address.str(), cluster->overlay->podMtu());
+  spdlog::info("node {}: {} over {} ({}), pod MTU {}", o.nodeName, backendName(o.backend),
+               uplink.device, uplink.address.str(), cluster->overlay->podMtu());
   return cluster;
 }
 
@@ -97,18 +96,16 @@ Status run(const AgentOptions& o, const sigset_t& signals) {
   auto subnets = PODNET_TRY(SubnetTable::start(*store, o.pool, o.bridge));
   auto wiring = PODNET_TRY(dataplane::PodWiring::create());
   std::unique_ptr<Cluster> cluster;
-  if (o.store == "etcd") cluster = PODNET_TRY(joinCluster(o, *store));
+  if (o.store == StoreKind::kEtcd) cluster = PODNET_TRY(joinCluster(o, *store));
   int mtu = o.mtu > 0 ? o.mtu : cluster ? cluster->overlay->podMtu() : 1500;
   PolicyOptions policyOptions;
   policyOptions.nodeName = o.nodeName;
-  policyOptions.mode = o.policyEnforcement == "always"  ? PN_ENFORCE_ALWAYS
-                       : o.policyEnforcement == "never" ? PN_ENFORCE_NEVER
-                                                        : PN_ENFORCE_DEFAULT;
+  policyOptions.mode = o.policyEnforcement;
   policyOptions.pinDir = o.bpfPinDir;
   policyOptions.fastPath = o.fastPath;
   if (cluster) {
     policyOptions.hostDevices.push_back(cluster->config.uplink);
-    if (cluster->config.backend == dataplane::Backend::kVxlan) {
+    if (cluster->config.backend == Backend::kVxlan) {
       policyOptions.hostDevices.push_back(cluster->config.device);
       policyOptions.tunnelPort = cluster->config.port;
     }
@@ -139,7 +136,7 @@ Status run(const AgentOptions& o, const sigset_t& signals) {
     return service.handle(request);
   }));
   spdlog::info("podnetd on node {}: store {}, listening on {}", o.nodeName,
-               o.store == "sqlite" ? o.stateDir + "/podnet.db" : o.etcdEndpoints.front(),
+               o.store == StoreKind::kSqlite ? o.stateDir + "/podnet.db" : o.etcdEndpoints.front(),
                o.socketPath);
 
   std::thread waiter([&] {

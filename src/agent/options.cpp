@@ -13,6 +13,10 @@ ParsedArgs parseAgentArgs(int argc, char** argv) {
   std::string cidr = "10.244.0.0/16";
   std::string gateway;
   std::vector<std::string> excludes;
+  // Closed sets are read as text and parsed below, so a bad value names its flag and the choices.
+  std::string store(enumName(kStoreNames, o.store));
+  std::string backend(backendName(o.backend));
+  std::string enforcement(enumName(kEnforcementNames, o.policyEnforcement));
 
   CLI::App app{
       "podnetd: the podnet node agent. Serves CNI requests from podnet-cni, allocates pod "
@@ -31,26 +35,24 @@ ParsedArgs parseAgentArgs(int argc, char** argv) {
       ->check(CLI::Range(68, 65535));
   app.add_option("--bridge", o.bridge, "Node device that holds the pool gateway")
       ->capture_default_str();
-  app.add_option("--store", o.store, "sqlite (embedded, one node) or etcd (several nodes)")
-      ->check(CLI::IsMember({"sqlite", "etcd"}))
+  app.add_option("--store", store, "sqlite (embedded, one node) or etcd (several nodes)")
       ->capture_default_str();
   app.add_option("--etcd-endpoints", o.etcdEndpoints, "etcd client endpoints, host:port")
       ->delimiter(',');
   app.add_option("--uplink", o.uplink,
                  "Underlay device towards the other nodes (etcd only; default: the device of "
                  "the default route)");
-  app.add_option("--backend", o.backend, "How pods on other nodes are reached")
-      ->check(CLI::IsMember({"vxlan", "host-gw"}))
+  app.add_option("--backend", backend,
+                 "How pods on other nodes are reached: " + enumChoices(kBackendNames))
       ->capture_default_str();
   int leaseSeconds = static_cast<int>(o.leaseTtl.count());
   app.add_option("--lease-ttl", leaseSeconds,
                  "Seconds without the agent before this node counts as gone (etcd only)")
       ->check(CLI::Range(2, 3600))
       ->capture_default_str();
-  app.add_option("--policy-enforcement", o.policyEnforcement,
+  app.add_option("--policy-enforcement", enforcement,
                  "default: a pod is isolated in a direction once a policy selects it for it; "
                  "always: every pod is isolated; never: nothing is dropped for policy")
-      ->check(CLI::IsMember({"default", "always", "never"}))
       ->capture_default_str();
   app.add_option("--bpf-pin-dir", o.bpfPinDir,
                  "Where the policy program's maps are pinned (on the BPF filesystem)")
@@ -73,11 +75,20 @@ ParsedArgs parseAgentArgs(int argc, char** argv) {
     parsed.exitNow = 2;
     return parsed;
   };
+  auto storeKind = parseEnum(kStoreNames, store, "--store");
+  if (!storeKind) return fail(storeKind.error().message);
+  o.store = *storeKind;
+  auto backendKind = parseEnum(kBackendNames, backend, "--backend");
+  if (!backendKind) return fail(backendKind.error().message);
+  o.backend = *backendKind;
+  auto mode = parseEnum(kEnforcementNames, enforcement, "--policy-enforcement");
+  if (!mode) return fail(mode.error().message);
+  o.policyEnforcement = *mode;
   o.leaseTtl = std::chrono::seconds(leaseSeconds);
-  if (o.store == "etcd" && o.etcdEndpoints.empty()) {
+  if (o.store == StoreKind::kEtcd && o.etcdEndpoints.empty()) {
     return fail("--store etcd needs --etcd-endpoints (host:port,...)");
   }
-  if (o.store == "sqlite" && !o.etcdEndpoints.empty()) {
+  if (o.store == StoreKind::kSqlite && !o.etcdEndpoints.empty()) {
     return fail("--etcd-endpoints is only used with --store etcd");
   }
   auto prefix = Ipv4Prefix::parse(cidr);

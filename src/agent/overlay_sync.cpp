@@ -9,19 +9,19 @@
 namespace podnet::agent {
 
 OverlaySync::OverlaySync(store::Store& store, dataplane::Overlay& overlay, std::string localNode,
-                         std::string backend, std::chrono::seconds resyncPeriod)
+                         Backend backend, std::chrono::seconds resyncPeriod)
     : store_(store),
       overlay_(overlay),
       localNode_(std::move(localNode)),
-      backend_(std::move(backend)),
+      backend_(backend),
       resyncPeriod_(resyncPeriod) {}
 
 Result<std::unique_ptr<OverlaySync>> OverlaySync::start(store::Store& store,
                                                         dataplane::Overlay& overlay,
-                                                        std::string localNode, std::string backend,
+                                                        std::string localNode, Backend backend,
                                                         std::chrono::seconds resyncPeriod) {
   std::unique_ptr<OverlaySync> sync(
-      new OverlaySync(store, overlay, std::move(localNode), std::move(backend), resyncPeriod));
+      new OverlaySync(store, overlay, std::move(localNode), backend, resyncPeriod));
   OverlaySync* s = sync.get();
   // Nodes first: the pods' listing then finds their nodes and programs them at once.
   s->nodeFollower_ = PODNET_TRY(store::PrefixFollower::start(
@@ -74,9 +74,9 @@ bool OverlaySync::learnNode(const std::string& key, const std::string& value) {
     return false;
   }
   if (node->name == localNode_) return false;
-  if (!node->backend.empty() && node->backend != backend_) {
+  if (node->backend && *node->backend != backend_) {
     spdlog::error("overlay: node {} uses backend {}, this node {}: its pods are unreachable",
-                  node->name, node->backend, backend_);
+                  node->name, backendName(*node->backend), backendName(backend_));
     return false;
   }
   nodes_[node->name] = {node->name, node->underlayIp, node->vtepMac};

@@ -27,14 +27,14 @@ namespace podnet::agent {
 class OverlaySync {
  public:
   static Result<std::unique_ptr<OverlaySync>> start(
-      store::Store&, dataplane::Overlay&, std::string localNode, std::string backend,
+      store::Store&, dataplane::Overlay&, std::string localNode, Backend backend,
       std::chrono::seconds resyncPeriod = std::chrono::seconds(30));
   ~OverlaySync();
   OverlaySync(const OverlaySync&) = delete;
   OverlaySync& operator=(const OverlaySync&) = delete;
 
  private:
-  OverlaySync(store::Store&, dataplane::Overlay&, std::string localNode, std::string backend,
+  OverlaySync(store::Store&, dataplane::Overlay&, std::string localNode, Backend backend,
               std::chrono::seconds resyncPeriod);
 
   void onNodes(const store::Listing&);
@@ -52,7 +52,7 @@ class OverlaySync {
   store::Store& store_;
   dataplane::Overlay& overlay_;
   std::string localNode_;
-  std::string backend_;
+  Backend backend_;
   std::chrono::seconds resyncPeriod_;
 
   std::mutex mutex_;  // guards the state below and every overlay call

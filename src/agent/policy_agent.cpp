@@ -409,7 +409,7 @@ Result<policy::ClusterState> PolicyAgent::clusterState(const Cluster& cluster) {
   }
   for (const auto& [name, node] : cluster.nodes) {
     state.nodes.push_back(node);
-    if (node.backend == "vxlan") {
+    if (node.backend == Backend::kVxlan) {
       state.nodeAddresses[name].push_back(dataplane::joinAddress(node.underlayIp));
     }
   }
@@ -424,7 +424,7 @@ Status PolicyAgent::enforce(const Cluster& cluster) {
   node.mode = options_.mode;
   if (auto self = cluster.nodes.find(node.name); self != cluster.nodes.end()) {
     node.labels = self->second.labels;
-    if (self->second.backend == "vxlan") {
+    if (self->second.backend == Backend::kVxlan) {
       node.hostAddresses.push_back(dataplane::joinAddress(self->second.underlayIp));
     }
   }

@@ -1,13 +1,12 @@
 #include "cni/plugin.h"
 
 #include "cni/config.h"
-#include "cni/json_fields.h"
 #include "cni/result_codec.h"
 #include "cni/version.h"
 
 namespace podnet::cni {
 
-namespace jf = json_fields;
+namespace jf = podnet::json_fields;
 
 namespace {
 
@@ -21,13 +20,14 @@ PluginOutput fail(const CniError& error, std::string_view cniVersion) {
 
 // The agent's error object, or nullopt when the answer is not of the agreed shape.
 std::optional<CniError> agentError(const nlohmann::json& answer) {
-  auto* e = answer.is_object() ? jf::find(answer, "error") : nullptr;
+  auto* e = answer.is_object() ? jf::member(answer, "error") : nullptr;
   if (!e || !e->is_object()) return std::nullopt;
   auto code = e->find("code");
   if (code == e->end() || !code->is_number_integer()) return std::nullopt;
   CniError error{code->get<int>(), "", ""};
-  if (auto* msg = jf::find(*e, "msg"); msg && msg->is_string()) error.msg = msg->get<std::string>();
-  if (auto* details = jf::find(*e, "details"); details && details->is_string()) {
+  if (auto* msg = jf::member(*e, "msg"); msg && msg->is_string())
+    error.msg = msg->get<std::string>();
+  if (auto* details = jf::member(*e, "details"); details && details->is_string()) {
     error.details = details->get<std::string>();
   }
   return error;
@@ -75,7 +75,7 @@ PluginOutput runPlugin(const EnvLookup& envLookup, std::string_view stdinText,
   if (env->command != Command::kAdd) return PluginOutput{};
 
   // ADD must print a result; an agent that sends none is broken, not successful.
-  auto* result = jf::find(*answer, "result");
+  auto* result = jf::member(*answer, "result");
   if (!result)
     return fail({kIoFailure, "podnetd at " + socket + " sent no result for ADD", ""}, version);
   auto decoded = decodeResult(*result);

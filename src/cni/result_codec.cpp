@@ -1,11 +1,10 @@
 #include "cni/result_codec.h"
 
-#include "cni/json_fields.h"
 #include "cni/version.h"
 
 namespace podnet::cni {
 
-namespace jf = json_fields;
+namespace jf = podnet::json_fields;
 
 namespace {
 
@@ -23,40 +22,40 @@ nlohmann::json encodeDns(const Dns& dns) {
 }
 
 podnet::Result<Interface> decodeInterface(const nlohmann::json& v, const std::string& path) {
-  PODNET_TRY_STATUS(jf::expectObject(v, path));
+  PODNET_TRY_STATUS(kCniFields.expectObject(v, path));
   Interface itf;
-  if (auto* f = jf::find(v, "name")) itf.name = PODNET_TRY(jf::asString(*f, path + ".name"));
-  if (auto* f = jf::find(v, "mac")) itf.mac = PODNET_TRY(jf::asString(*f, path + ".mac"));
-  if (auto* f = jf::find(v, "mtu")) itf.mtu = PODNET_TRY(jf::asInt(*f, path + ".mtu"));
-  if (auto* f = jf::find(v, "sandbox")) {
-    itf.sandbox = PODNET_TRY(jf::asString(*f, path + ".sandbox"));
+  if (auto* f = jf::member(v, "name")) itf.name = PODNET_TRY(kCniFields.string(*f, path + ".name"));
+  if (auto* f = jf::member(v, "mac")) itf.mac = PODNET_TRY(kCniFields.string(*f, path + ".mac"));
+  if (auto* f = jf::member(v, "mtu")) itf.mtu = PODNET_TRY(kCniFields.integer(*f, path + ".mtu"));
+  if (auto* f = jf::member(v, "sandbox")) {
+    itf.sandbox = PODNET_TRY(kCniFields.string(*f, path + ".sandbox"));
   }
   return itf;
 }
 
 podnet::Result<IpConfig> decodeIp(const nlohmann::json& v, const std::string& path,
                                   size_t interfaceCount) {
-  PODNET_TRY_STATUS(jf::expectObject(v, path));
+  PODNET_TRY_STATUS(kCniFields.expectObject(v, path));
   IpConfig ip;
-  if (auto* f = jf::find(v, "version")) {
-    auto version = PODNET_TRY(jf::asString(*f, path + ".version"));
+  if (auto* f = jf::member(v, "version")) {
+    auto version = PODNET_TRY(kCniFields.string(*f, path + ".version"));
     if (version != "4") {
       return makeError(Errc::kDecode,
                        path + ".version \"" + version + "\" is not supported: podnet is IPv4-only");
     }
   }
-  auto* address = jf::find(v, "address");
+  auto* address = jf::member(v, "address");
   if (!address) return makeError(Errc::kDecode, path + ".address is missing");
-  auto prefix = Ipv4Prefix::parse(PODNET_TRY(jf::asString(*address, path + ".address")));
+  auto prefix = Ipv4Prefix::parse(PODNET_TRY(kCniFields.string(*address, path + ".address")));
   if (!prefix) return makeError(Errc::kDecode, path + ".address: " + prefix.error().message);
   ip.address = *prefix;
-  if (auto* f = jf::find(v, "gateway")) {
-    auto gw = Ipv4::parse(PODNET_TRY(jf::asString(*f, path + ".gateway")));
+  if (auto* f = jf::member(v, "gateway")) {
+    auto gw = Ipv4::parse(PODNET_TRY(kCniFields.string(*f, path + ".gateway")));
     if (!gw) return makeError(Errc::kDecode, path + ".gateway: " + gw.error().message);
     ip.gateway = *gw;
   }
-  if (auto* f = jf::find(v, "interface")) {
-    int index = PODNET_TRY(jf::asInt(*f, path + ".interface"));
+  if (auto* f = jf::member(v, "interface")) {
+    int index = PODNET_TRY(kCniFields.integer(*f, path + ".interface"));
     if (index < 0 || size_t(index) >= interfaceCount) {
       return makeError(Errc::kDecode, path + ".interface " + std::to_string(index) +
                                           " does not index into interfaces (" +
@@ -68,15 +67,15 @@ podnet::Result<IpConfig> decodeIp(const nlohmann::json& v, const std::string& pa
 }
 
 podnet::Result<Route> decodeRoute(const nlohmann::json& v, const std::string& path) {
-  PODNET_TRY_STATUS(jf::expectObject(v, path));
+  PODNET_TRY_STATUS(kCniFields.expectObject(v, path));
   Route route;
-  auto* dst = jf::find(v, "dst");
+  auto* dst = jf::member(v, "dst");
   if (!dst) return makeError(Errc::kDecode, path + ".dst is missing");
-  auto prefix = Ipv4Prefix::parse(PODNET_TRY(jf::asString(*dst, path + ".dst")));
+  auto prefix = Ipv4Prefix::parse(PODNET_TRY(kCniFields.string(*dst, path + ".dst")));
   if (!prefix) return makeError(Errc::kDecode, path + ".dst: " + prefix.error().message);
   route.dst = *prefix;
-  if (auto* f = jf::find(v, "gw")) {
-    auto gw = Ipv4::parse(PODNET_TRY(jf::asString(*f, path + ".gw")));
+  if (auto* f = jf::member(v, "gw")) {
+    auto gw = Ipv4::parse(PODNET_TRY(kCniFields.string(*f, path + ".gw")));
     if (!gw) return makeError(Errc::kDecode, path + ".gw: " + gw.error().message);
     route.gw = *gw;
   }
@@ -85,7 +84,8 @@ podnet::Result<Route> decodeRoute(const nlohmann::json& v, const std::string& pa
                             {"priority", &Route::priority},
                             {"table", &Route::table},
                             {"scope", &Route::scope}}) {
-    if (auto* f = jf::find(v, key)) route.*field = PODNET_TRY(jf::asInt(*f, path + "." + key));
+    if (auto* f = jf::member(v, key))
+      route.*field = PODNET_TRY(kCniFields.integer(*f, path + "." + key));
   }
   return route;
 }
@@ -137,28 +137,45 @@ nlohmann::json encodeResult(const cni::Result& result, std::string_view cniVersi
   return j;
 }
 
+podnet::Result<Dns> dnsFromJson(const nlohmann::json& v, const std::string& path) {
+  PODNET_TRY_STATUS(kCniFields.expectObject(v, path));
+  Dns dns;
+  if (auto* f = jf::member(v, "nameservers")) {
+    dns.nameservers = PODNET_TRY(kCniFields.stringList(*f, path + ".nameservers"));
+  }
+  if (auto* f = jf::member(v, "domain"))
+    dns.domain = PODNET_TRY(kCniFields.string(*f, path + ".domain"));
+  if (auto* f = jf::member(v, "search")) {
+    dns.search = PODNET_TRY(kCniFields.stringList(*f, path + ".search"));
+  }
+  if (auto* f = jf::member(v, "options")) {
+    dns.options = PODNET_TRY(kCniFields.stringList(*f, path + ".options"));
+  }
+  return dns;
+}
+
 podnet::Result<cni::Result> decodeResult(const nlohmann::json& json) {
-  PODNET_TRY_STATUS(jf::expectObject(json, "result"));
+  PODNET_TRY_STATUS(kCniFields.expectObject(json, "result"));
   cni::Result result;
-  if (auto* f = jf::find(json, "interfaces")) {
-    PODNET_TRY_STATUS(jf::expectArray(*f, "interfaces"));
+  if (auto* f = jf::member(json, "interfaces")) {
+    PODNET_TRY_STATUS(kCniFields.expectArray(*f, "interfaces"));
     for (size_t i = 0; i < f->size(); ++i) {
       result.interfaces.push_back(PODNET_TRY(decodeInterface((*f)[i], at("interfaces", i))));
     }
   }
-  if (auto* f = jf::find(json, "ips")) {
-    PODNET_TRY_STATUS(jf::expectArray(*f, "ips"));
+  if (auto* f = jf::member(json, "ips")) {
+    PODNET_TRY_STATUS(kCniFields.expectArray(*f, "ips"));
     for (size_t i = 0; i < f->size(); ++i) {
       result.ips.push_back(PODNET_TRY(decodeIp((*f)[i], at("ips", i), result.interfaces.size())));
     }
   }
-  if (auto* f = jf::find(json, "routes")) {
-    PODNET_TRY_STATUS(jf::expectArray(*f, "routes"));
+  if (auto* f = jf::member(json, "routes")) {
+    PODNET_TRY_STATUS(kCniFields.expectArray(*f, "routes"));
     for (size_t i = 0; i < f->size(); ++i) {
       result.routes.push_back(PODNET_TRY(decodeRoute((*f)[i], at("routes", i))));
     }
   }
-  if (auto* f = jf::find(json, "dns")) result.dns = PODNET_TRY(jf::asDns(*f, "dns"));
+  if (auto* f = jf::member(json, "dns")) result.dns = PODNET_TRY(dnsFromJson(*f, "dns"));
   return result;
 }
 

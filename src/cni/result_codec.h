@@ -6,9 +6,16 @@
 #include <nlohmann/json.hpp>
 
 #include "cni/types.h"
+#include "common/json_fields.h"
 #include "common/result.h"
 
 namespace podnet::cni {
+
+// Reads CNI documents: a field of the wrong type is a decode failure (CNI code 6).
+inline constexpr json_fields::FieldReader kCniFields{Errc::kDecode};
+
+// {"nameservers": [..], "domain": "..", "search": [..], "options": [..]}; types only.
+podnet::Result<Dns> dnsFromJson(const nlohmann::json& v, const std::string& path);
 
 // The result as `cniVersion` defines it: "ips[].version" only before 1.0.0; interface "mtu" and the
 // route fields mtu/advmss/priority/table/scope only from 1.1.0. Unset or empty optional fields

@@ -23,7 +23,8 @@ std::string renderNodes(const nlohmann::json& nodes, OutputFormat format) {
   }
   std::vector<std::vector<std::string>> rows = {{"NAME", "UNDERLAY", "BACKEND", "VTEP-MAC"}};
   for (const auto& n : sorted) {
-    rows.push_back({n.name, n.underlayIp.str(), n.backend.empty() ? "-" : n.backend,
+    rows.push_back({n.name, n.underlayIp.str(),
+                    n.backend ? std::string(backendName(*n.backend)) : "-",
                     n.vtepMac.empty() ? "-" : n.vtepMac});
   }
   return renderTable(rows);

@@ -50,12 +50,11 @@
 #include <string>
 #include <vector>
 
+#include "common/backend.h"
 #include "common/ip.h"
 #include "common/result.h"
 
 namespace podnet::dataplane {
-
-enum class Backend { kVxlan, kHostGw };
 
 struct NodeEndpoint {
   std::string name;

@@ -25,8 +25,7 @@ class LabCommands : public Commands {
     up_ = lab_->add_subcommand("up", "Build the lab: underlay, nodes, etcd, agents, controller");
     up_->add_option("--nodes", up_options_.nodes, "Number of nodes (n1..nN)")
         ->capture_default_str();
-    up_->add_option("--backend", up_options_.backend, "Between nodes: vxlan or host-gw")
-        ->check(CLI::IsMember({"vxlan", "host-gw"}))
+    up_->add_option("--backend", backend_, "Between nodes: " + enumChoices(kBackendNames))
         ->capture_default_str();
     up_->add_flag("--fast-path", up_options_.fastPath,
                   "Agents forward pod traffic from their tc programs (podnetd --fast-path)");
@@ -91,7 +90,12 @@ class LabCommands : public Commands {
     auto layout = Layout::make(name_);
     if (!layout) return fail(layout.error());
     Lab lab(*layout, selfDirectory());
-    if (*up_) return report(lab.up(up_options_, std::cout));
+    if (*up_) {
+      auto backend = parseEnum(kBackendNames, backend_, "--backend");
+      if (!backend) return fail(backend.error());
+      up_options_.backend = *backend;
+      return report(lab.up(up_options_, std::cout));
+    }
     if (*down_) return report(lab.down(std::cout));
     if (*status_) return report(lab.status(std::cout));
     if (*ns_add_) {
@@ -151,6 +155,7 @@ class LabCommands : public Commands {
   bool kill_ = false;
   std::string name_ = kDefaultLabName;
   UpOptions up_options_;
+  std::string backend_{backendName(up_options_.backend)};
   std::string ns_name_, labels_, pod_, node_, target_, from_, to_, who_ = "lab", ready_file_;
   std::vector<std::string> label_changes_, command_;
   uint16_t port_ = 0;

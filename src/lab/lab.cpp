@@ -342,7 +342,7 @@ Status Lab::startAgent(LabState& state, const std::string& node) {
                                    "--uplink",
                                    kNodeUplink,
                                    "--backend",
-                                   state.backend,
+                                   std::string(backendName(state.backend)),
                                    "--state-dir",
                                    layout_.agentStateDir(node),
                                    "--socket",
@@ -451,10 +451,6 @@ Status Lab::up(const UpOptions& options, std::ostream& out) {
     return makeError(Errc::kInvalidArgument, "--nodes " + std::to_string(options.nodes) +
                                                  ": use 1 to " + std::to_string(kMaxNodes));
   }
-  if (options.backend != "vxlan" && options.backend != "host-gw") {
-    return makeError(Errc::kInvalidArgument,
-                     "--backend " + options.backend + ": use vxlan or host-gw");
-  }
   bool refused = false;
   Status result = [&]() -> Status {
     auto lock = PODNET_TRY(StateLock::acquire(layout_));
@@ -496,7 +492,7 @@ Status Lab::up(const UpOptions& options, std::ostream& out) {
     return result;
   }
   out << "lab " << layout_.name() << " is up: " << options.nodes << " node(s), backend "
-      << options.backend << ". Next: podnetctl lab status\n";
+      << backendName(options.backend) << ". Next: podnetctl lab status\n";
   return okStatus();
 }
 
@@ -556,9 +552,9 @@ Status Lab::down(std::ostream& out) {
 
 Status Lab::status(std::ostream& out) {
   LabState state = PODNET_TRY(requireState());
-  out << "lab " << layout_.name() << ": " << state.nodes << " node(s), backend " << state.backend
-      << ", underlay " << Layout::underlay().str() << " on " << kBridge << " (netns "
-      << layout_.infraNetns() << ")\n\n";
+  out << "lab " << layout_.name() << ": " << state.nodes << " node(s), backend "
+      << backendName(state.backend) << ", underlay " << Layout::underlay().str() << " on "
+      << kBridge << " (netns " << layout_.infraNetns() << ")\n\n";
   auto processState = [](const ProcessRecord* p) -> std::string {
     if (p == nullptr) return "not started";
     return (isAlive(*p) ? "pid " + std::to_string(p->pid)

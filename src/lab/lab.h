@@ -19,8 +19,8 @@ namespace podnet::lab {
 
 struct UpOptions {
   int nodes = 3;
-  std::string backend = "vxlan";  // vxlan or host-gw
-  bool fastPath = false;          // podnetd --fast-path
+  Backend backend = Backend::kVxlan;
+  bool fastPath = false;  // podnetd --fast-path
 };
 
 // "k=v,k2=v2" -> labels, validated as Kubernetes does. Empty text gives no labels.

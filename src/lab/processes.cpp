@@ -1,23 +1,18 @@
 #include "lab/processes.h"
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
-#include "common/fd.h"
+#include "common/subprocess.h"
 #include "lab/layout.h"
 
 extern char** environ;
@@ -26,23 +21,6 @@ namespace podnet::lab {
 namespace {
 
 namespace fs = std::filesystem;
-
-Error sysError(Errc code, const std::string& what) {
-  return makeError(code, what + ": " + std::strerror(errno));
-}
-
-// Why a child could not reach exec, sent through a close-on-exec pipe.
-struct ChildFailure {
-  int stage;  // 0: open log, 1: setns, 2: exec
-  int err;
-};
-
-std::vector<char*> pointers(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (auto& s : strings) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
 
 bool carriesTag(pid_t pid, const std::string& tag) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
@@ -81,68 +59,24 @@ std::optional<std::pair<char, uint64_t>> stateAndStartTime(pid_t pid) {
 }  // namespace
 
 Result<ProcessRecord> spawnDetached(const SpawnSpec& spec) {
-  const std::string what = spec.role + " (" + spec.argv.at(0) + ")";
-  UniqueFd netns(::open(spec.netnsPath.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!netns.valid()) return sysError(Errc::kNotFound, what + ": open netns " + spec.netnsPath);
-
-  // Everything the child needs is built before fork: it must not allocate.
-  std::vector<std::string> args = spec.argv;
-  std::vector<std::string> env;
+  ProcessSpec process;
+  process.argv = spec.argv;
+  process.env.emplace();
   const std::string tagPrefix = std::string(kProcessTag) + "=";
   for (char** e = environ; *e != nullptr; ++e) {
-    if (!std::string_view(*e).starts_with(tagPrefix)) env.emplace_back(*e);
+    if (!std::string_view(*e).starts_with(tagPrefix)) process.env->emplace_back(*e);
   }
-  env.push_back(tagPrefix + spec.labName);
-  auto argv = pointers(args);
-  auto envp = pointers(env);
-  int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) return sysError(Errc::kIo, what + ": pipe2");
-  UniqueFd reportRead(report[0]), reportWrite(report[1]);
-
-  pid_t pid = ::fork();
-  if (pid < 0) return sysError(Errc::kIo, what + ": fork");
-  if (pid == 0) {
-    auto fail = [&](int stage) {
-      ChildFailure failure{stage, errno};
-      (void)!::write(reportWrite.get(), &failure, sizeof failure);
-      ::_exit(127);
-    };
-    ::setsid();
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    int log = ::open(spec.logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (log < 0) fail(0);
-    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null >= 0) ::dup2(null, STDIN_FILENO);
-    ::dup2(log, STDOUT_FILENO);
-    ::dup2(log, STDERR_FILENO);
-    if (::setns(netns.get(), CLONE_NEWNET) != 0) fail(1);
-    if (::chdir("/") != 0) fail(2);
-    ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-    ::execve(argv[0], argv.data(), envp.data());
-    fail(2);
-    ::_exit(127);
-  }
-  reportWrite.reset();
-  ChildFailure failure{};
-  ssize_t n;
-  do {
-    n = ::read(reportRead.get(), &failure, sizeof failure);
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof failure)) {
-    ::waitpid(pid, nullptr, 0);
-    errno = failure.err;
-    const char* stage = failure.stage == 0   ? ": open log "
-                        : failure.stage == 1 ? ": setns "
-                                             : ": exec";
-    std::string object = failure.stage == 0   ? spec.logFile
-                         : failure.stage == 1 ? spec.netnsPath
-                                              : std::string();
-    return sysError(failure.stage == 2 ? Errc::kNotFound : Errc::kKernel, what + stage + object);
-  }
-  ProcessRecord record{spec.role, pid, 0};
-  if (auto start = startTimeOf(pid)) record.startTime = *start;
+  process.env->push_back(tagPrefix + spec.labName);
+  process.netns = spec.netnsPath;
+  process.workDir = "/";
+  process.out = ProcessSpec::Output::kLogFile;
+  process.err = ProcessSpec::Output::kLogFile;
+  process.logFile = spec.logFile;
+  process.group = ProcessSpec::Group::kSession;
+  process.what = spec.role + " (" + spec.argv.at(0) + ")";
+  auto child = PODNET_TRY(Subprocess::spawn(process));
+  ProcessRecord record{spec.role, child.detach(), 0};
+  if (auto start = startTimeOf(record.pid)) record.startTime = *start;
   return record;
 }
 
@@ -224,41 +158,19 @@ Result<std::string> findBinary(const std::string& name, const std::string& here)
                    name + ": not found in " + here + " nor on PATH; build it or install it");
 }
 
-Result<int> runCommand(const std::vector<std::string>& argvIn, std::string* output) {
-  std::vector<std::string> args = argvIn;
-  auto argv = pointers(args);
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return sysError(Errc::kIo, args[0] + ": pipe2");
-  UniqueFd outRead(out[0]), outWrite(out[1]);
-  pid_t pid = ::fork();
-  if (pid < 0) return sysError(Errc::kIo, args[0] + ": fork");
-  if (pid == 0) {
-    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    ::dup2(null, STDIN_FILENO);
-    ::dup2(outWrite.get(), STDOUT_FILENO);
-    ::dup2(outWrite.get(), STDERR_FILENO);
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
+Result<int> runCommand(const std::vector<std::string>& argv, std::string* output) {
+  ProcessSpec spec;
+  spec.argv = argv;
+  spec.searchPath = true;
+  spec.err = ProcessSpec::Output::kMerged;
+  auto child = PODNET_TRY(Subprocess::spawn(spec));
+  auto done = PODNET_TRY(child.communicate());
+  if (output != nullptr) *output = done.out;
+  // 127: a shell or `ip netns exec` could not run the command it was given.
+  if (done.exitCode == 127) {
+    return makeError(Errc::kNotFound, argv[0] + ": cannot run it: " + done.out);
   }
-  outWrite.reset();
-  std::string collected;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(outRead.get(), buf, sizeof buf);
-    if (n > 0) {
-      collected.append(buf, static_cast<size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
-      break;
-    }
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (output != nullptr) *output = collected;
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-    return makeError(Errc::kNotFound, args[0] + ": cannot run it: " + collected);
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return done.exitCode;
 }
 
 }  // namespace podnet::lab

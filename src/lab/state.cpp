@@ -85,15 +85,17 @@ nlohmann::json toJson(const LabState& s) {
   }
   json namespaces = json::object();
   for (const auto& [name, labels] : s.namespaces) namespaces[name] = labels;
-  return {{"nodes", s.nodes},       {"backend", s.backend},     {"fastPath", s.fastPath},
-          {"processes", processes}, {"namespaces", namespaces}, {"pods", pods}};
+  return {{"nodes", s.nodes},       {"backend", backendName(s.backend)}, {"fastPath", s.fastPath},
+          {"processes", processes}, {"namespaces", namespaces},          {"pods", pods}};
 }
 
 Result<LabState> stateFromJson(const nlohmann::json& j) {
   try {
     LabState s;
     s.nodes = j.at("nodes").get<int>();
-    s.backend = j.value("backend", "");
+    auto backend = parseEnum(kBackendNames, j.value("backend", ""), "backend");
+    if (!backend) return backend.error();
+    s.backend = *backend;
     s.fastPath = j.value("fastPath", false);
     for (const auto& p : member(j, "processes")) {
       s.processes.push_back(processFromJson(p));

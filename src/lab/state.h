@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/backend.h"
 #include "common/fd.h"
 #include "common/result.h"
 #include "lab/layout.h"
@@ -31,7 +32,7 @@ struct PodRecord {
 
 struct LabState {
   int nodes = 0;
-  std::string backend;
+  Backend backend = Backend::kVxlan;
   bool fastPath = false;
   std::vector<ProcessRecord> processes;             // etcd, controller, agents, node servers
   std::map<std::string, model::Labels> namespaces;  // name -> labels

@@ -524,11 +524,7 @@ Document makeDocument(nlohmann::json body, std::string source, int index, int it
 
 // ---- kinds ----
 
-struct Kind {
-  std::string_view apiVersion;
-  std::string_view kind;
-  Result<Object> (*decode)(const nlohmann::json&);
-};
+using Decoder = Result<Object> (*)(const nlohmann::json&);
 
 Result<Object> decodeNamespace(const nlohmann::json& body) {
   auto ns = PODNET_TRY(namespaceFromJson(body));
@@ -563,37 +559,25 @@ Result<Object> decodePod(const nlohmann::json& body) {
   return Object{std::move(pod)};
 }
 
-// Every kind a manifest may hold, in the order error messages list them.
-constexpr Kind kKinds[] = {
-    {"v1", "Namespace", decodeNamespace},
-    {"v1", "Pod", decodePod},
-    {"podnet.io/v1", "Subnet", decodeSubnet},
-};
-
-Error unknownKind(const Document& doc, std::span<const KindName> alsoKnown) {
-  std::string known;
-  auto add = [&](std::string_view apiVersion, std::string_view kind) {
-    known +=
-        std::string(known.empty() ? "" : ", ") + std::string(apiVersion) + " " + std::string(kind);
-  };
-  for (const Kind& kind : kKinds) add(kind.apiVersion, kind.kind);
-  for (const KindName& kind : alsoKnown) add(kind.apiVersion, kind.kind);
-  return doc.annotate(makeError(Errc::kUnsupported, "unknown kind \"" + doc.kind +
-                                                        "\" of apiVersion \"" + doc.apiVersion +
-                                                        "\" (podnet knows " + known + ")"));
+// The kinds of kKinds that Object holds; the policy kinds are decoded by policy/.
+Decoder decoderOf(const KindInfo& kind) {
+  if (kind.kind == "Namespace") return decodeNamespace;
+  if (kind.kind == "Pod") return decodePod;
+  if (kind.kind == "Subnet") return decodeSubnet;
+  return nullptr;
 }
 
-// The row of doc's kind, or nullptr when doc has an apiVersion and a kind this table lacks.
-Result<const Kind*> findKind(const Document& doc) {
+// The row of doc's kind in kKinds: an error naming every kind podnet knows when it has none.
+Result<const KindInfo*> findKind(const Document& doc) {
   if (doc.apiVersion.empty() || doc.kind.empty()) {
     return doc.annotate(makeError(
         Errc::kInvalidArgument,
         std::string(doc.apiVersion.empty() ? "apiVersion" : "kind") + ": required (a string)"));
   }
-  for (const Kind& kind : kKinds) {
-    if (kind.apiVersion == doc.apiVersion && kind.kind == doc.kind) return &kind;
-  }
-  return static_cast<const Kind*>(nullptr);
+  if (const KindInfo* kind = model::findKind(doc.apiVersion, doc.kind)) return kind;
+  return doc.annotate(makeError(Errc::kUnsupported, "unknown kind \"" + doc.kind +
+                                                        "\" of apiVersion \"" + doc.apiVersion +
+                                                        "\" (podnet knows " + knownKinds() + ")"));
 }
 
 }  // namespace
@@ -691,23 +675,24 @@ Document documentFor(nlohmann::json body, int index) {
 }
 
 Result<Object> decodeObject(const Document& doc) {
-  const Kind* kind = PODNET_TRY(findKind(doc));
-  if (!kind) return unknownKind(doc, {});
-  auto object = kind->decode(doc.body);
+  const KindInfo* kind = PODNET_TRY(findKind(doc));
+  Decoder decode = decoderOf(*kind);
+  if (decode == nullptr) {
+    return doc.annotate(makeError(Errc::kUnsupported,
+                                  std::string(kind->kind) + " is decoded by the policy library"));
+  }
+  auto object = decode(doc.body);
   if (!object) return doc.annotate(object.error());
   return object;
 }
 
-Status checkKind(const Document& doc, std::span<const KindName> alsoKnown) {
-  if (PODNET_TRY(findKind(doc))) return okStatus();
-  for (const KindName& kind : alsoKnown) {
-    if (kind.apiVersion == doc.apiVersion && kind.kind == doc.kind) return okStatus();
-  }
-  return unknownKind(doc, alsoKnown);
+Status checkKind(const Document& doc) {
+  PODNET_TRY(findKind(doc));
+  return okStatus();
 }
 
-Status checkKindAndName(const Document& doc, std::span<const KindName> alsoKnown) {
-  PODNET_TRY_STATUS(checkKind(doc, alsoKnown));
+Status checkKindAndName(const Document& doc) {
+  PODNET_TRY_STATUS(checkKind(doc));
   if (doc.name.empty()) {
     return doc.annotate(makeError(Errc::kInvalidArgument, "metadata.name: required"));
   }

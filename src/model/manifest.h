@@ -10,7 +10,6 @@
 // (registry/manifest_objects.h) and passes them to checkKind as alsoKnown.
 #pragma once
 
-#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -19,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "model/kinds.h"
 #include "model/objects.h"
 #include "model/subnet.h"
 
@@ -59,23 +59,16 @@ Document documentFor(nlohmann::json body, int index);
 // Every kind a manifest may hold.
 using Object = std::variant<Namespace, Pod, Subnet>;
 
-// A kind by its apiVersion and kind: {"podnet.io/v1", "Subnet"}.
-struct KindName {
-  std::string_view apiVersion;
-  std::string_view kind;
-};
-
 // Decodes and statically validates one object by its apiVersion and kind: a v1 Namespace (its
 // name must be a DNS label, its labels valid) or a podnet.io/v1 Subnet (model::validate). An
-// unknown apiVersion/kind is an error naming it and the kinds podnet knows. Errors are annotated
-// with doc.describe().
+// unknown apiVersion/kind is an error naming it and the kinds podnet knows (model/kinds.h); a
+// policy kind is kUnsupported here (policy/ decodes it). Errors are annotated with doc.describe().
 Result<Object> decodeObject(const Document& doc);
-// Whether doc has apiVersion and kind, and they are one of Object's kinds or of alsoKnown (kinds
-// the caller decodes itself). Otherwise the error decodeObject gives, with alsoKnown among the
-// kinds it lists.
-Status checkKind(const Document& doc, std::span<const KindName> alsoKnown = {});
+// Whether doc has apiVersion and kind, and they are a row of kKinds (model/kinds.h). Otherwise
+// the error decodeObject gives.
+Status checkKind(const Document& doc);
 // The check for a delete, which needs only a known kind (as checkKind) and a name.
-Status checkKindAndName(const Document& doc, std::span<const KindName> alsoKnown = {});
+Status checkKindAndName(const Document& doc);
 
 std::string kindOf(const Object&);  // "Subnet"
 std::string nameOf(const Object&);  // "blue"; namespaced kinds "shop/web"

@@ -127,7 +127,7 @@ nlohmann::json toJson(const Node& node) {
           {"spec",
            {{"underlayIp", node.underlayIp.str()},
             {"vtepMac", node.vtepMac},
-            {"backend", node.backend}}}};
+            {"backend", node.backend ? std::string(backendName(*node.backend)) : ""}}}};
 }
 
 static Result<Namespace> namespaceFromJsonUnchecked(const nlohmann::json& j) {
@@ -194,7 +194,10 @@ static Result<Node> nodeFromJsonUnchecked(const nlohmann::json& j) {
   if (!ip) return ip.error().context(who + ": spec.underlayIp");
   node.underlayIp = *ip;
   node.vtepMac = spec.value("vtepMac", "");
-  node.backend = spec.value("backend", "");
+  const std::string backend = spec.value("backend", "");
+  if (!backend.empty()) {
+    node.backend = PODNET_TRY(parseEnum(kBackendNames, backend, who + ": spec.backend"));
+  }
   return node;
 }
 

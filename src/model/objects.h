@@ -11,13 +11,16 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/backend.h"
 #include "common/ip.h"
 #include "common/result.h"
+#include "model/kinds.h"
 
 namespace podnet::model {
 
@@ -33,7 +36,7 @@ struct ObjectMeta {
 struct Namespace {
   ObjectMeta metadata;
 
-  static constexpr const char* kPrefix = "/podnet/namespaces/";
+  static constexpr const char* kPrefix = kindInfo("Namespace").storePrefix.data();
   std::string key() const { return kPrefix + metadata.name; }
 };
 
@@ -51,7 +54,7 @@ struct Pod {
   std::string nodeName;
   std::vector<ContainerPort> ports;  // every container's ports, in order
 
-  static constexpr const char* kPrefix = "/podnet/pods/";
+  static constexpr const char* kPrefix = kindInfo("Pod").storePrefix.data();
   std::string key() const { return keyFor(metadata.namespace_, metadata.name); }
   static std::string keyFor(const std::string& ns, const std::string& name) {
     return kPrefix + ns + "/" + name;
@@ -62,8 +65,8 @@ struct Pod {
 struct Node {
   std::string name;
   Ipv4 underlayIp;
-  std::string vtepMac;  // vxlan only
-  std::string backend;  // "vxlan" or "host-gw"
+  std::string vtepMac;             // vxlan only
+  std::optional<Backend> backend;  // unset in records of agents that did not say
   Labels labels;
 
   static constexpr const char* kPrefix = "/podnet/nodes/";

@@ -14,6 +14,7 @@
 #include "common/ip.h"
 #include "common/result.h"
 #include "ipam/pool.h"
+#include "model/kinds.h"
 
 namespace podnet::model {
 
@@ -26,7 +27,7 @@ struct Subnet {
   std::vector<ipam::IpRange> excludeIps;
   std::vector<std::string> namespaces;
 
-  static constexpr const char* kPrefix = "/podnet/subnets/";
+  static constexpr const char* kPrefix = kindInfo("Subnet").storePrefix.data();
   std::string key() const { return kPrefix + name; }
   bool operator==(const Subnet&) const = default;
 };

@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <cctype>
 
-#include "policy/json_fields.h"
+#include "common/json_fields.h"
 
 namespace podnet::policy {
 namespace {
 
-using namespace detail;
+using namespace json_fields;
+
+// A policy is an object a user applies: a field of the wrong type is an invalid argument.
+constexpr FieldReader kRead{Errc::kInvalidArgument};
 
 constexpr std::string_view kLabelKeyRule =
     "an optional DNS prefix and '/', then at most 63 characters of letters, digits, '-', '_' or "
@@ -18,14 +21,14 @@ constexpr std::string_view kLabelValueRule =
 
 Result<std::string> readKey(const nlohmann::json& j, const std::string& field,
                             LabelSelector::Dialect dialect) {
-  std::string key = PODNET_TRY(string(j, field));
+  std::string key = PODNET_TRY(kRead.string(j, field));
   if (dialect == LabelSelector::Dialect::kCilium) {
     auto colon = key.find(':');
     if (colon != std::string::npos) {
       std::string source = key.substr(0, colon);
       if (source != "k8s") {
-        return fieldError(field, "\"" + key + "\": label source \"" + source +
-                                     ":\" is not supported (only \"k8s:\" or none)");
+        return kRead.error(field, "\"" + key + "\": label source \"" + source +
+                                      ":\" is not supported (only \"k8s:\" or none)");
       }
       key.erase(0, colon + 1);
     }
@@ -34,28 +37,28 @@ Result<std::string> readKey(const nlohmann::json& j, const std::string& field,
   constexpr std::string_view kNsLabels = "io.cilium.k8s.namespace.labels.";
   bool nsLabel = dialect == LabelSelector::Dialect::kCilium && key.rfind(kNsLabels, 0) == 0;
   if (!isLabelKey(nsLabel ? key.substr(kNsLabels.size()) : key)) {
-    return fieldError(
+    return kRead.error(
         field, "\"" + key + "\" is not a valid label key (" + std::string(kLabelKeyRule) + ")");
   }
   return key;
 }
 
 Result<std::string> readValue(const nlohmann::json& j, const std::string& field) {
-  std::string value = PODNET_TRY(string(j, field));
+  std::string value = PODNET_TRY(kRead.string(j, field));
   if (!isLabelValue(value)) {
-    return fieldError(field, "\"" + value + "\" is not a valid label value (" +
-                                 std::string(kLabelValueRule) + ")");
+    return kRead.error(field, "\"" + value + "\" is not a valid label value (" +
+                                  std::string(kLabelValueRule) + ")");
   }
   return value;
 }
 
 Result<LabelRequirement::Operator> readOperator(const nlohmann::json& j, const std::string& field) {
-  std::string op = PODNET_TRY(string(j, field));
+  std::string op = PODNET_TRY(kRead.string(j, field));
   using Op = LabelRequirement::Operator;
   for (Op o : {Op::kIn, Op::kNotIn, Op::kExists, Op::kDoesNotExist}) {
     if (op == operatorName(o)) return o;
   }
-  return fieldError(field, "\"" + op + "\" is not In, NotIn, Exists or DoesNotExist");
+  return kRead.error(field, "\"" + op + "\" is not In, NotIn, Exists or DoesNotExist");
 }
 
 }  // namespace
@@ -106,35 +109,35 @@ LabelSelector LabelSelector::withLabels(model::Labels labels) {
 
 Result<LabelSelector> LabelSelector::fromJson(const nlohmann::json& j, const std::string& field,
                                               Dialect dialect) {
-  PODNET_TRY_STATUS(checkObject(j, field, {"matchLabels", "matchExpressions"}));
+  PODNET_TRY_STATUS(kRead.checkObject(j, field, {"matchLabels", "matchExpressions"}));
   LabelSelector s;
   if (const nlohmann::json* ml = member(j, "matchLabels")) {
     const std::string f = dot(field, "matchLabels");
-    if (!ml->is_object()) return fieldError(f, std::string("must be a map, not ") + typeName(*ml));
+    if (!ml->is_object()) return kRead.error(f, std::string("must be a map, not ") + typeName(*ml));
     for (const auto& [k, v] : ml->items()) {
       std::string key = PODNET_TRY(readKey(nlohmann::json(k), dot(f, k), dialect));
       std::string value = PODNET_TRY(readValue(v, dot(f, k)));
       auto [it, inserted] = s.matchLabels_.emplace(key, value);
       if (!inserted && it->second != value) {
         // "k8s:app" and "app" both given, with different values: nothing could match.
-        return fieldError(dot(f, k), "the key \"" + key + "\" is given twice");
+        return kRead.error(dot(f, k), "the key \"" + key + "\" is given twice");
       }
     }
   }
-  const nlohmann::json* exprs = PODNET_TRY(list(j, "matchExpressions", field));
+  const nlohmann::json* exprs = PODNET_TRY(kRead.list(j, "matchExpressions", field));
   if (exprs) {
     for (size_t i = 0; i < exprs->size(); ++i) {
       const std::string f = at(dot(field, "matchExpressions"), i);
       const nlohmann::json& e = (*exprs)[i];
-      PODNET_TRY_STATUS(checkObject(e, f, {"key", "operator", "values"}));
+      PODNET_TRY_STATUS(kRead.checkObject(e, f, {"key", "operator", "values"}));
       LabelRequirement r;
       const nlohmann::json* key = member(e, "key");
-      if (!key) return fieldError(dot(f, "key"), "required");
+      if (!key) return kRead.error(dot(f, "key"), "required");
       r.key = PODNET_TRY(readKey(*key, dot(f, "key"), dialect));
       const nlohmann::json* op = member(e, "operator");
-      if (!op) return fieldError(dot(f, "operator"), "required");
+      if (!op) return kRead.error(dot(f, "operator"), "required");
       r.op = PODNET_TRY(readOperator(*op, dot(f, "operator")));
-      const nlohmann::json* values = PODNET_TRY(list(e, "values", f));
+      const nlohmann::json* values = PODNET_TRY(kRead.list(e, "values", f));
       if (values) {
         for (size_t v = 0; v < values->size(); ++v) {
           r.values.push_back(PODNET_TRY(readValue((*values)[v], at(dot(f, "values"), v))));
@@ -145,12 +148,12 @@ Result<LabelSelector> LabelSelector::fromJson(const nlohmann::json& j, const std
       bool takesValues =
           r.op == LabelRequirement::Operator::kIn || r.op == LabelRequirement::Operator::kNotIn;
       if (takesValues && r.values.empty()) {
-        return fieldError(dot(f, "values"),
-                          std::string("must be non-empty when operator is ") + operatorName(r.op));
+        return kRead.error(dot(f, "values"),
+                           std::string("must be non-empty when operator is ") + operatorName(r.op));
       }
       if (!takesValues && !r.values.empty()) {
-        return fieldError(dot(f, "values"), std::string("may not be specified when operator is ") +
-                                                operatorName(r.op));
+        return kRead.error(dot(f, "values"), std::string("may not be specified when operator is ") +
+                                                 operatorName(r.op));
       }
       s.matchExpressions_.push_back(std::move(r));
     }

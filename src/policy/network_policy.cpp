@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/json_fields.h"
 #include "model/subnet.h"
-#include "policy/json_fields.h"
 
 namespace podnet::policy {
 namespace {
 
-using namespace detail;
+using namespace json_fields;
+
+// A policy is an object a user applies: a field of the wrong type is an invalid argument.
+constexpr FieldReader kRead{Errc::kInvalidArgument};
 using nlohmann::json;
 
 // ---- metadata ----
@@ -35,9 +38,9 @@ const std::initializer_list<std::string_view> kMetaFields = {"name",
 Result<model::Labels> stringMap(const json* j, const std::string& field) {
   model::Labels out;
   if (!j) return out;
-  if (!j->is_object()) return fieldError(field, std::string("must be a map, not ") + typeName(*j));
+  if (!j->is_object()) return kRead.error(field, std::string("must be a map, not ") + typeName(*j));
   for (const auto& [k, v] : j->items()) {
-    if (!v.is_string()) return fieldError(dot(field, k), "must be a string");
+    if (!v.is_string()) return kRead.error(dot(field, k), "must be a string");
     out[k] = v.get<std::string>();
   }
   return out;
@@ -57,31 +60,31 @@ Result<model::ObjectMeta> readMeta(const json& j, const char* kind, bool namespa
   }
   const json* m = member(j, "metadata");
   if (!m) return makeError(Errc::kInvalidArgument, std::string(kind) + ": metadata.name: required");
-  if (!m->is_object()) return who(fieldError("metadata", "must be an object"));
+  if (!m->is_object()) return who(kRead.error("metadata", "must be an object"));
   model::ObjectMeta meta;
   const json* name = member(*m, "name");
   if (!name || !name->is_string() || name->get<std::string>().empty()) {
-    return who(fieldError("metadata.name", "required"));
+    return who(kRead.error("metadata.name", "required"));
   }
   meta.name = name->get<std::string>();
   if (const json* ns = member(*m, "namespace")) {
-    if (!ns->is_string()) return who(fieldError("metadata.namespace", "must be a string"));
+    if (!ns->is_string()) return who(kRead.error("metadata.namespace", "must be a string"));
     meta.namespace_ = ns->get<std::string>();
   }
   if (namespaced && meta.namespace_.empty()) meta.namespace_ = "default";
   who.text = std::string(kind) + " " + (namespaced ? meta.namespace_ + "/" + meta.name : meta.name);
-  if (auto st = checkObject(*m, "metadata", kMetaFields); !st) return who(st.error());
+  if (auto st = kRead.checkObject(*m, "metadata", kMetaFields); !st) return who(st.error());
   if (!model::isDnsSubdomain(meta.name)) {
-    return who(fieldError("metadata.name", "\"" + meta.name +
-                                               "\" is not a valid name (lowercase letters, "
-                                               "digits, '-' and '.', at most 253 characters)"));
+    return who(kRead.error("metadata.name", "\"" + meta.name +
+                                                "\" is not a valid name (lowercase letters, "
+                                                "digits, '-' and '.', at most 253 characters)"));
   }
   if (!namespaced && !meta.namespace_.empty()) {
-    return who(fieldError("metadata.namespace", std::string(kind) + " is cluster-scoped"));
+    return who(kRead.error("metadata.namespace", std::string(kind) + " is cluster-scoped"));
   }
   if (namespaced && !model::isDnsLabel(meta.namespace_)) {
-    return who(fieldError("metadata.namespace",
-                          "\"" + meta.namespace_ + "\" is not a valid namespace name"));
+    return who(kRead.error("metadata.namespace",
+                           "\"" + meta.namespace_ + "\" is not a valid namespace name"));
   }
   auto labels = stringMap(member(*m, "labels"), "metadata.labels");
   if (!labels) return who(labels.error());
@@ -102,23 +105,23 @@ json metaJson(const model::ObjectMeta& m) {
 }
 
 Status checkTop(const json& j, const char* apiVersion, const char* kind) {
-  PODNET_TRY_STATUS(checkObject(j, "", {"apiVersion", "kind", "metadata", "spec", "status"}));
+  PODNET_TRY_STATUS(kRead.checkObject(j, "", {"apiVersion", "kind", "metadata", "spec", "status"}));
   const json* av = member(j, "apiVersion");
   const json* k = member(j, "kind");
   if (!av || *av != apiVersion) {
-    return fieldError("apiVersion", std::string("must be ") + apiVersion);
+    return kRead.error("apiVersion", std::string("must be ") + apiVersion);
   }
-  if (!k || *k != kind) return fieldError("kind", std::string("must be ") + kind);
+  if (!k || *k != kind) return kRead.error("kind", std::string("must be ") + kind);
   return okStatus();
 }
 
 // ---- CIDRs and ports ----
 
 Result<Ipv4Prefix> readCidr(const json& j, const std::string& field) {
-  std::string text = PODNET_TRY(string(j, field));
+  std::string text = PODNET_TRY(kRead.string(j, field));
   auto prefix = Ipv4Prefix::parse(text);
   if (!prefix) {
-    return fieldError(
+    return kRead.error(
         field, "\"" + text + "\" is not an IPv4 CIDR (a.b.c.d/len)" +
                    (text.find(':') != std::string::npos ? "; IPv6 is not supported yet" : ""));
   }
@@ -127,19 +130,19 @@ Result<Ipv4Prefix> readCidr(const json& j, const std::string& field) {
 }
 
 Result<CidrBlock> readCidrBlock(const json& j, const std::string& field, const char* cidrName) {
-  PODNET_TRY_STATUS(checkObject(j, field, {cidrName, "except"}));
+  PODNET_TRY_STATUS(kRead.checkObject(j, field, {cidrName, "except"}));
   CidrBlock block;
   const json* cidr = member(j, cidrName);
-  if (!cidr) return fieldError(dot(field, cidrName), "required");
+  if (!cidr) return kRead.error(dot(field, cidrName), "required");
   block.cidr = PODNET_TRY(readCidr(*cidr, dot(field, cidrName)));
-  const json* except = PODNET_TRY(list(j, "except", field));
+  const json* except = PODNET_TRY(kRead.list(j, "except", field));
   if (except) {
     for (size_t i = 0; i < except->size(); ++i) {
       const std::string f = at(dot(field, "except"), i);
       Ipv4Prefix e = PODNET_TRY(readCidr((*except)[i], f));
       // Kubernetes: "must be a strict subset of cidr".
       if (e.len <= block.cidr.len || !block.cidr.contains(e.addr)) {
-        return fieldError(f, e.str() + " is not strictly inside " + block.cidr.str());
+        return kRead.error(f, e.str() + " is not strictly inside " + block.cidr.str());
       }
       block.except.push_back(e);
     }
@@ -149,12 +152,12 @@ Result<CidrBlock> readCidrBlock(const json& j, const std::string& field, const c
 
 Result<uint16_t> readPortNumber(const json& j, const std::string& field, bool allowZero) {
   if (!j.is_number_integer()) {
-    return fieldError(field, std::string("must be a number, not ") + typeName(j));
+    return kRead.error(field, std::string("must be a number, not ") + typeName(j));
   }
   int64_t v = j.get<int64_t>();
   if (v < (allowZero ? 0 : 1) || v > 65535) {
-    return fieldError(field,
-                      std::to_string(v) + " is not a port (" + (allowZero ? "0" : "1") + "-65535)");
+    return kRead.error(
+        field, std::to_string(v) + " is not a port (" + (allowZero ? "0" : "1") + "-65535)");
   }
   return static_cast<uint16_t>(v);
 }
@@ -162,13 +165,13 @@ Result<uint16_t> readPortNumber(const json& j, const std::string& field, bool al
 Result<std::optional<Protocol>> readProtocol(const json* j, const std::string& field,
                                              bool allowAny) {
   if (!j) return std::optional<Protocol>(allowAny ? std::nullopt : std::optional(Protocol::kTcp));
-  std::string p = PODNET_TRY(string(*j, field));
+  std::string p = PODNET_TRY(kRead.string(*j, field));
   for (Protocol proto : {Protocol::kTcp, Protocol::kUdp, Protocol::kSctp}) {
     if (p == protocolName(proto)) return std::optional<Protocol>(proto);
   }
   if (allowAny && p == "ANY") return std::optional<Protocol>();
-  return fieldError(field,
-                    "\"" + p + "\" is not TCP, UDP" + (allowAny ? ", SCTP or ANY" : " or SCTP"));
+  return kRead.error(field,
+                     "\"" + p + "\" is not TCP, UDP" + (allowAny ? ", SCTP or ANY" : " or SCTP"));
 }
 
 // endPort: Kubernetes' rules (needs a numeric port, at least port).
@@ -177,20 +180,20 @@ Status readEndPort(const json& j, const std::string& field, PortSelector& port) 
   if (!end) return okStatus();
   const std::string f = dot(field, "endPort");
   port.endPort = PODNET_TRY(readPortNumber(*end, f, false));
-  if (!port.name.empty()) return fieldError(f, "may not be used with a named port");
-  if (port.port == 0) return fieldError(f, "requires a numeric port");
+  if (!port.name.empty()) return kRead.error(f, "may not be used with a named port");
+  if (port.port == 0) return kRead.error(f, "requires a numeric port");
   if (port.endPort < port.port) {
-    return fieldError(f,
-                      std::to_string(port.endPort) + " is below port " + std::to_string(port.port));
+    return kRead.error(
+        f, std::to_string(port.endPort) + " is below port " + std::to_string(port.port));
   }
   return okStatus();
 }
 
 Status readPortName(const std::string& name, const std::string& field, PortSelector& port) {
   if (!isPortName(name)) {
-    return fieldError(field, "\"" + name +
-                                 "\" is neither a port number nor a port name (1-15 lowercase "
-                                 "letters, digits and '-', at least one letter)");
+    return kRead.error(field, "\"" + name +
+                                  "\" is neither a port number nor a port name (1-15 lowercase "
+                                  "letters, digits and '-', at least one letter)");
   }
   port.name = name;
   return okStatus();
@@ -198,7 +201,7 @@ Status readPortName(const std::string& name, const std::string& field, PortSelec
 
 // NetworkPolicyPort: {protocol (default TCP), port (number or name), endPort}.
 Result<PortSelector> readK8sPort(const json& j, const std::string& field) {
-  PODNET_TRY_STATUS(checkObject(j, field, {"protocol", "port", "endPort"}));
+  PODNET_TRY_STATUS(kRead.checkObject(j, field, {"protocol", "port", "endPort"}));
   PortSelector port;
   port.protocol = PODNET_TRY(readProtocol(member(j, "protocol"), dot(field, "protocol"), false));
   if (const json* p = member(j, "port")) {
@@ -216,7 +219,7 @@ Result<PortSelector> readK8sPort(const json& j, const std::string& field) {
 // Cilium's PortProtocol: {port: "80" | "http" | 80, endPort, protocol (default ANY)}; port "0"
 // or absent = every port.
 Result<PortSelector> readCiliumPort(const json& j, const std::string& field) {
-  PODNET_TRY_STATUS(checkObject(j, field, {"port", "endPort", "protocol"}));
+  PODNET_TRY_STATUS(kRead.checkObject(j, field, {"port", "endPort", "protocol"}));
   PortSelector port;
   port.protocol = PODNET_TRY(readProtocol(member(j, "protocol"), dot(field, "protocol"), true));
   if (const json* p = member(j, "port")) {
@@ -259,7 +262,7 @@ json portJson(const PortSelector& p, bool cilium) {
 // ---- NetworkPolicy ----
 
 Result<NetworkPolicyPeer> readK8sPeer(const json& j, const std::string& field) {
-  PODNET_TRY_STATUS(checkObject(j, field, {"podSelector", "namespaceSelector", "ipBlock"}));
+  PODNET_TRY_STATUS(kRead.checkObject(j, field, {"podSelector", "namespaceSelector", "ipBlock"}));
   NetworkPolicyPeer peer;
   if (const json* s = member(j, "podSelector")) {
     peer.podSelector = PODNET_TRY(LabelSelector::fromJson(*s, dot(field, "podSelector")));
@@ -270,13 +273,13 @@ Result<NetworkPolicyPeer> readK8sPeer(const json& j, const std::string& field) {
   }
   if (const json* b = member(j, "ipBlock")) {
     if (peer.podSelector || peer.namespaceSelector) {
-      return fieldError(dot(field, "ipBlock"),
-                        "may not be combined with podSelector or namespaceSelector");
+      return kRead.error(dot(field, "ipBlock"),
+                         "may not be combined with podSelector or namespaceSelector");
     }
     peer.ipBlock = PODNET_TRY(readCidrBlock(*b, dot(field, "ipBlock"), "cidr"));
   }
   if (!peer.podSelector && !peer.namespaceSelector && !peer.ipBlock) {
-    return fieldError(field, "must specify a peer (podSelector, namespaceSelector or ipBlock)");
+    return kRead.error(field, "must specify a peer (podSelector, namespaceSelector or ipBlock)");
   }
   return peer;
 }
@@ -285,20 +288,20 @@ Result<std::vector<NetworkPolicyRule>> readK8sRules(const json& spec, const char
                                                     const char* peersName) {
   std::vector<NetworkPolicyRule> rules;
   const std::string field = dot("spec", section);
-  const json* list = PODNET_TRY(detail::list(spec, section, "spec"));
+  const json* list = PODNET_TRY(kRead.list(spec, section, "spec"));
   if (!list) return rules;
   for (size_t i = 0; i < list->size(); ++i) {
     const std::string f = at(field, i);
     const json& r = (*list)[i];
-    PODNET_TRY_STATUS(checkObject(r, f, {"ports", peersName}));
+    PODNET_TRY_STATUS(kRead.checkObject(r, f, {"ports", peersName}));
     NetworkPolicyRule rule;
-    const json* ports = PODNET_TRY(detail::list(r, "ports", f));
+    const json* ports = PODNET_TRY(kRead.list(r, "ports", f));
     if (ports) {
       for (size_t p = 0; p < ports->size(); ++p) {
         rule.ports.push_back(PODNET_TRY(readK8sPort((*ports)[p], at(dot(f, "ports"), p))));
       }
     }
-    const json* peers = PODNET_TRY(detail::list(r, peersName, f));
+    const json* peers = PODNET_TRY(kRead.list(r, peersName, f));
     if (peers) {
       for (size_t p = 0; p < peers->size(); ++p) {
         rule.peers.push_back(PODNET_TRY(readK8sPeer((*peers)[p], at(dot(f, peersName), p))));
@@ -346,27 +349,27 @@ Result<NetworkPolicy> readNetworkPolicy(const json& j, Who& who) {
     return std::move(st).takeError();
   }
   const json* spec = member(j, "spec");
-  if (!spec) return fieldError("spec", "required");
+  if (!spec) return kRead.error("spec", "required");
   PODNET_TRY_STATUS(
-      checkObject(*spec, "spec", {"podSelector", "ingress", "egress", "policyTypes"}));
+      kRead.checkObject(*spec, "spec", {"podSelector", "ingress", "egress", "policyTypes"}));
   if (const json* s = member(*spec, "podSelector")) {
     np.podSelector = PODNET_TRY(LabelSelector::fromJson(*s, "spec.podSelector"));
   }
   np.ingress = PODNET_TRY(readK8sRules(*spec, "ingress", "from"));
   np.egress = PODNET_TRY(readK8sRules(*spec, "egress", "to"));
-  const json* types = PODNET_TRY(list(*spec, "policyTypes", "spec"));
+  const json* types = PODNET_TRY(kRead.list(*spec, "policyTypes", "spec"));
   if (types && !types->empty()) {
-    if (types->size() > 2) return fieldError("spec.policyTypes", "at most 2 entries");
+    if (types->size() > 2) return kRead.error("spec.policyTypes", "at most 2 entries");
     np.policyIngress = np.policyEgress = false;
     for (size_t i = 0; i < types->size(); ++i) {
       const std::string f = at("spec.policyTypes", i);
-      std::string t = PODNET_TRY(string((*types)[i], f));
+      std::string t = PODNET_TRY(kRead.string((*types)[i], f));
       if (t == "Ingress") {
         np.policyIngress = true;
       } else if (t == "Egress") {
         np.policyEgress = true;
       } else {
-        return fieldError(f, "\"" + t + "\" is not Ingress or Egress");
+        return kRead.error(f, "\"" + t + "\" is not Ingress or Egress");
       }
     }
   } else {
@@ -381,14 +384,14 @@ Result<NetworkPolicy> readNetworkPolicy(const json& j, Who& who) {
 // ---- podnet kinds ----
 
 Result<Entity> readEntity(const json& j, const std::string& field) {
-  std::string name = PODNET_TRY(string(j, field));
+  std::string name = PODNET_TRY(kRead.string(j, field));
   for (Entity e :
        {Entity::kWorld, Entity::kCluster, Entity::kHost, Entity::kRemoteNode, Entity::kAll}) {
     if (name == entityName(e)) return e;
   }
-  return fieldError(field, "\"" + name +
-                               "\" is not a supported entity (world, cluster, host, remote-node, "
-                               "all)");
+  return kRead.error(field, "\"" + name +
+                                "\" is not a supported entity (world, cluster, host, remote-node, "
+                                "all)");
 }
 
 Result<PodnetRule> readPodnetRule(const json& j, const std::string& field, bool ingress,
@@ -396,45 +399,45 @@ Result<PodnetRule> readPodnetRule(const json& j, const std::string& field, bool 
   const std::string dir = ingress ? "from" : "to";
   const std::string endpoints = dir + "Endpoints", cidr = dir + "CIDR", cidrSet = dir + "CIDRSet",
                     entities = dir + "Entities";
-  PODNET_TRY_STATUS(checkObject(j, field, {endpoints, cidr, cidrSet, entities, "toPorts"}));
+  PODNET_TRY_STATUS(kRead.checkObject(j, field, {endpoints, cidr, cidrSet, entities, "toPorts"}));
   PodnetRule rule;
-  if (const json* l = PODNET_TRY(list(j, endpoints, field))) {
+  if (const json* l = PODNET_TRY(kRead.list(j, endpoints, field))) {
     for (size_t i = 0; i < l->size(); ++i) {
       rule.endpoints.push_back(PODNET_TRY(LabelSelector::fromJson(
           (*l)[i], at(dot(field, endpoints), i), LabelSelector::Dialect::kCilium)));
     }
   }
-  if (const json* l = PODNET_TRY(list(j, cidr, field))) {
+  if (const json* l = PODNET_TRY(kRead.list(j, cidr, field))) {
     for (size_t i = 0; i < l->size(); ++i) {
       rule.cidrs.push_back({PODNET_TRY(readCidr((*l)[i], at(dot(field, cidr), i))), {}});
     }
   }
-  if (const json* l = PODNET_TRY(list(j, cidrSet, field))) {
+  if (const json* l = PODNET_TRY(kRead.list(j, cidrSet, field))) {
     for (size_t i = 0; i < l->size(); ++i) {
       rule.cidrs.push_back(PODNET_TRY(readCidrBlock((*l)[i], at(dot(field, cidrSet), i), "cidr")));
     }
   }
-  if (const json* l = PODNET_TRY(list(j, entities, field))) {
+  if (const json* l = PODNET_TRY(kRead.list(j, entities, field))) {
     for (size_t i = 0; i < l->size(); ++i) {
       rule.entities.push_back(PODNET_TRY(readEntity((*l)[i], at(dot(field, entities), i))));
     }
   }
   int kinds = !rule.endpoints.empty() + !rule.cidrs.empty() + !rule.entities.empty();
   if (kinds > 1) {
-    return fieldError(field, dir + "Endpoints, " + dir + "CIDR/" + dir + "CIDRSet and " + dir +
-                                 "Entities may not be combined in one rule (write one rule each)");
+    return kRead.error(field, dir + "Endpoints, " + dir + "CIDR/" + dir + "CIDRSet and " + dir +
+                                  "Entities may not be combined in one rule (write one rule each)");
   }
-  if (const json* l = PODNET_TRY(list(j, "toPorts", field))) {
+  if (const json* l = PODNET_TRY(kRead.list(j, "toPorts", field))) {
     for (size_t i = 0; i < l->size(); ++i) {
       const std::string f = at(dot(field, "toPorts"), i);
       const json& pr = (*l)[i];
       if (pr.is_object() && member(pr, "rules")) {
-        return fieldError(dot(f, "rules"), std::string("L7 rules are not supported") +
-                                               (deny ? " (and never in deny rules)" : ""));
+        return kRead.error(dot(f, "rules"), std::string("L7 rules are not supported") +
+                                                (deny ? " (and never in deny rules)" : ""));
       }
-      PODNET_TRY_STATUS(checkObject(pr, f, {"ports"}));
-      const json* ports = PODNET_TRY(list(pr, "ports", f));
-      if (!ports || ports->empty()) return fieldError(dot(f, "ports"), "required");
+      PODNET_TRY_STATUS(kRead.checkObject(pr, f, {"ports"}));
+      const json* ports = PODNET_TRY(kRead.list(pr, "ports", f));
+      if (!ports || ports->empty()) return kRead.error(dot(f, "ports"), "required");
       for (size_t p = 0; p < ports->size(); ++p) {
         rule.ports.push_back(PODNET_TRY(readCiliumPort((*ports)[p], at(dot(f, "ports"), p))));
       }
@@ -446,7 +449,7 @@ Result<PodnetRule> readPodnetRule(const json& j, const std::string& field, bool 
 Result<std::optional<std::vector<PodnetRule>>> readPodnetSection(const json& spec,
                                                                  const char* section, bool ingress,
                                                                  bool deny) {
-  const json* l = PODNET_TRY(list(spec, section, "spec"));
+  const json* l = PODNET_TRY(kRead.list(spec, section, "spec"));
   if (!l) return std::optional<std::vector<PodnetRule>>();
   std::vector<PodnetRule> rules;
   for (size_t i = 0; i < l->size(); ++i) {
@@ -458,10 +461,10 @@ Result<std::optional<std::vector<PodnetRule>>> readPodnetSection(const json& spe
 
 Result<PodnetPolicySpec> readPodnetSpec(const json& j, bool clusterwide) {
   const json* spec = member(j, "spec");
-  if (!spec) return fieldError("spec", "required");
-  PODNET_TRY_STATUS(checkObject(*spec, "spec",
-                                {"endpointSelector", "nodeSelector", "ingress", "egress",
-                                 "ingressDeny", "egressDeny", "description"}));
+  if (!spec) return kRead.error("spec", "required");
+  PODNET_TRY_STATUS(kRead.checkObject(*spec, "spec",
+                                      {"endpointSelector", "nodeSelector", "ingress", "egress",
+                                       "ingressDeny", "egressDeny", "description"}));
   PodnetPolicySpec s;
   if (const json* sel = member(*spec, "endpointSelector")) {
     s.endpointSelector = PODNET_TRY(
@@ -469,21 +472,21 @@ Result<PodnetPolicySpec> readPodnetSpec(const json& j, bool clusterwide) {
   }
   if (const json* sel = member(*spec, "nodeSelector")) {
     if (!clusterwide) {
-      return fieldError("spec.nodeSelector",
-                        "only in a PodnetClusterwideNetworkPolicy (the host firewall)");
+      return kRead.error("spec.nodeSelector",
+                         "only in a PodnetClusterwideNetworkPolicy (the host firewall)");
     }
     s.nodeSelector = PODNET_TRY(LabelSelector::fromJson(*sel, "spec.nodeSelector"));
   }
   if (s.endpointSelector && s.nodeSelector) {
-    return fieldError("spec", "endpointSelector and nodeSelector are mutually exclusive");
+    return kRead.error("spec", "endpointSelector and nodeSelector are mutually exclusive");
   }
   if (!s.endpointSelector && !s.nodeSelector) {
-    return fieldError(
+    return kRead.error(
         clusterwide ? "spec" : "spec.endpointSelector",
         clusterwide ? "one of endpointSelector or nodeSelector is required" : "required");
   }
   if (const json* d = member(*spec, "description")) {
-    s.description = PODNET_TRY(string(*d, "spec.description"));
+    s.description = PODNET_TRY(kRead.string(*d, "spec.description"));
   }
   s.ingress = PODNET_TRY(readPodnetSection(*spec, "ingress", true, false));
   s.egress = PODNET_TRY(readPodnetSection(*spec, "egress", false, false));
@@ -600,13 +603,15 @@ bool isPortName(const std::string& name) {
 }
 
 std::string NetworkPolicy::key() const {
-  return std::string(kPoliciesPrefix) + kKind + "/" + metadata.namespace_ + "/" + metadata.name;
+  return std::string(model::kindInfo(kKind).storePrefix) + metadata.namespace_ + "/" +
+         metadata.name;
 }
 std::string PodnetNetworkPolicy::key() const {
-  return std::string(kPoliciesPrefix) + kKind + "/" + metadata.namespace_ + "/" + metadata.name;
+  return std::string(model::kindInfo(kKind).storePrefix) + metadata.namespace_ + "/" +
+         metadata.name;
 }
 std::string PodnetClusterwideNetworkPolicy::key() const {
-  return std::string(kPoliciesPrefix) + kKind + "/" + metadata.name;
+  return std::string(model::kindInfo(kKind).storePrefix) + metadata.name;
 }
 
 Result<NetworkPolicy> networkPolicyFromJson(const json& j) {

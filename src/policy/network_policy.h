@@ -33,6 +33,7 @@
 
 namespace podnet::policy {
 
+// Under which every policy kind's storePrefix (model/kinds.h) lies: one watch sees them all.
 inline constexpr const char* kPoliciesPrefix = "/podnet/policies/";
 
 // model::ObjectMeta has no comparison; the policies compare by value (tests, change detection).
@@ -91,7 +92,7 @@ struct NetworkPolicy {
   bool policyEgress = false;
 
   static constexpr const char* kKind = "NetworkPolicy";
-  static constexpr const char* kApiVersion = "networking.k8s.io/v1";
+  static constexpr const char* kApiVersion = model::kindInfo(kKind).apiVersion.data();
   std::string key() const;
   bool operator==(const NetworkPolicy&) const = default;
 };
@@ -130,7 +131,7 @@ struct PodnetNetworkPolicy {
   PodnetPolicySpec spec;
 
   static constexpr const char* kKind = "PodnetNetworkPolicy";
-  static constexpr const char* kApiVersion = "podnet.io/v1";
+  static constexpr const char* kApiVersion = model::kindInfo(kKind).apiVersion.data();
   std::string key() const;
   bool operator==(const PodnetNetworkPolicy&) const = default;
 };
@@ -140,7 +141,7 @@ struct PodnetClusterwideNetworkPolicy {
   PodnetPolicySpec spec;
 
   static constexpr const char* kKind = "PodnetClusterwideNetworkPolicy";
-  static constexpr const char* kApiVersion = "podnet.io/v1";
+  static constexpr const char* kApiVersion = model::kindInfo(kKind).apiVersion.data();
   std::string key() const;
   bool operator==(const PodnetClusterwideNetworkPolicy&) const = default;
 };

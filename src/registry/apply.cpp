@@ -6,6 +6,7 @@
 #include <map>
 #include <variant>
 
+#include "model/kinds.h"
 #include "model/manifest.h"
 #include "registry/manifest_objects.h"
 #include "registry/subnets.h"
@@ -68,9 +69,6 @@ Result<ApplyAction> applyPolicy(store::Store& store, const policy::Policy& p) {
   return putObject(store, policy::policyKey(p), policy::toJson(p), policy::describe(p));
 }
 
-// Deletes an object by kind and qualifiedName() ("ns/name" for the namespaced kinds).
-using Deleter = Status (*)(store::Store&, const std::string& kind, const std::string& name);
-
 // Removes prefix + name; kNotFound "Pod shop/web: not found" when there is nothing to remove.
 Status deleteByPrefix(store::Store& store, const std::string& kind, const std::string& name,
                       const std::string& prefix) {
@@ -81,27 +79,11 @@ Status deleteByPrefix(store::Store& store, const std::string& kind, const std::s
   return okStatus();
 }
 
-Status deletePolicy(store::Store& store, const std::string& kind, const std::string& name) {
-  return deleteByPrefix(store, kind, name, std::string(policy::kPoliciesPrefix) + kind + "/");
-}
-
-const std::map<std::string, Deleter>& deleters() {
-  static const std::map<std::string, Deleter> kDeleters = {
-      {"Namespace",
-       [](store::Store& s, const std::string& kind, const std::string& name) {
-         return deleteByPrefix(s, kind, name, model::Namespace::kPrefix);
-       }},
-      {"Pod",
-       [](store::Store& s, const std::string& kind, const std::string& name) {
-         return deleteByPrefix(s, kind, name, model::Pod::kPrefix);
-       }},
-      {"Subnet", [](store::Store& s, const std::string&,
-                    const std::string& name) { return deleteSubnet(s, name); }},
-      {policy::NetworkPolicy::kKind, deletePolicy},
-      {policy::PodnetNetworkPolicy::kKind, deletePolicy},
-      {policy::PodnetClusterwideNetworkPolicy::kKind, deletePolicy},
-  };
-  return kDeleters;
+// Deletes an object by its kind and qualifiedName() ("ns/name" for the namespaced kinds), where
+// the kinds table stores it; a Subnet only when none of its addresses is in use.
+Status deleteObject(store::Store& store, const model::KindInfo& kind, const std::string& name) {
+  if (kind.kind == "Subnet") return deleteSubnet(store, name);
+  return deleteByPrefix(store, std::string(kind.kind), name, std::string(kind.storePrefix));
 }
 
 // Applies one decoded object; one overload per model::Object alternative, one for the policies.
@@ -229,10 +211,8 @@ Result<std::vector<AppliedObject>> deleteObjects(store::Store& store,
 
   std::vector<AppliedObject> deleted;
   for (const auto& o : named) {
-    auto deleter = deleters().find(o.kind);
-    Status st = deleter != deleters().end()
-                    ? deleter->second(store, o.kind, o.name)
-                    : Status(makeError(Errc::kUnsupported, "podnet cannot delete this kind"));
+    // checkKindAndName has found the kind in the table.
+    Status st = deleteObject(store, *model::findKind(o.doc->apiVersion, o.kind), o.name);
     if (!st) return partly(o.doc->annotate(st.error()), deleted, "deleted");
     deleted.push_back({o.kind, o.name, "deleted"});
   }

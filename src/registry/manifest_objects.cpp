@@ -3,7 +3,7 @@
 namespace podnet::registry {
 
 Result<ManifestObject> decodeManifestObject(const model::Document& doc) {
-  PODNET_TRY_STATUS(model::checkKind(doc, kPolicyKinds));
+  PODNET_TRY_STATUS(model::checkKind(doc));
   if (policy::isPolicyKind(doc.apiVersion, doc.kind)) {
     auto decoded = policy::decodePolicy(doc.body);
     if (!decoded) return doc.annotate(decoded.error());
@@ -13,16 +13,12 @@ Result<ManifestObject> decodeManifestObject(const model::Document& doc) {
 }
 
 Status checkKindAndName(const model::Document& doc) {
-  return model::checkKindAndName(doc, kPolicyKinds);
-}
-
-bool isNamespaced(const std::string& kind) {
-  return kind == "Pod" || kind == policy::NetworkPolicy::kKind ||
-         kind == policy::PodnetNetworkPolicy::kKind;
+  return model::checkKindAndName(doc);
 }
 
 std::string qualifiedName(const model::Document& doc) {
-  if (!isNamespaced(doc.kind)) return doc.name;
+  const model::KindInfo* kind = model::findKind(doc.apiVersion, doc.kind);
+  if (kind == nullptr || !kind->namespaced) return doc.name;
   return (doc.namespace_.empty() ? std::string("default") : doc.namespace_) + "/" + doc.name;
 }
 

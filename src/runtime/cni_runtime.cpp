@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/json_fields.h"
 #include "runtime/exec.h"
 
 namespace podnet::runtime {
@@ -18,6 +19,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+// A network configuration list is what an operator writes: a wrong field is an invalid argument,
+// named as libcni's users know it (`field "plugins[0].type"`).
+constexpr json_fields::FieldReader kRead{Errc::kInvalidArgument};
 
 Error fieldError(const std::string& field, const std::string& problem) {
   return makeError(Errc::kInvalidArgument,
@@ -169,14 +174,18 @@ Result<NetworkConfigList> NetworkConfigList::parse(std::string_view text) {
 
   auto requireString = [](const json& o, const std::string& key,
                           const std::string& field) -> Result<std::string> {
-    if (!o.contains(key)) return fieldError(field, "missing");
-    if (!o[key].is_string()) return fieldError(field, "must be a string");
-    return o[key].get<std::string>();
+    const json* value = json_fields::member(o, key);
+    if (value == nullptr) return fieldError(field, "missing");
+    auto text = kRead.string(*value, field);
+    if (!text) return fieldError(field, "must be a string");
+    return text;
   };
   auto optionalBool = [](const json& o, const std::string& key) -> Result<bool> {
-    if (!o.contains(key)) return false;
-    if (!o[key].is_boolean()) return fieldError(key, "must be true or false");
-    return o[key].get<bool>();
+    const json* value = json_fields::member(o, key);
+    if (value == nullptr) return false;
+    auto flag = kRead.boolean(*value, key);
+    if (!flag) return fieldError(key, "must be true or false");
+    return flag;
   };
 
   NetworkConfigList list;
@@ -202,8 +211,7 @@ Result<NetworkConfigList> NetworkConfigList::parse(std::string_view text) {
   for (size_t i = 0; i < list.plugins.size(); ++i) {
     const json& plugin = list.plugins[i];
     const std::string at = j.contains("plugins") ? "plugins[" + std::to_string(i) + "]." : "";
-    if (!plugin.is_object())
-      return fieldError("plugins[" + std::to_string(i) + "]", "must be an object");
+    if (!plugin.is_object()) return fieldError(json_fields::at("plugins", i), "must be an object");
     std::string type = PODNET_TRY(requireString(plugin, "type", at + "type"));
     if (type.empty() || type.find('/') != std::string::npos || type == "." || type == "..") {
       return fieldError(at + "type", "\"" + type + "\" is not a plugin name");

@@ -8,14 +8,11 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "common/subprocess.h"
 
 namespace podnet::runtime {
 
-struct ExecResult {
-  int exitCode = 0;  // the exit status, or 128 + signal number if the child was killed by a signal
-  std::string out;
-  std::string err;
-};
+using ExecResult = Completed;
 
 // Runs `binary` (argv = {binary}) with exactly `env` as its environment (plus
 // PATH=/usr/sbin:/usr/bin:/sbin:/bin unless `env` sets PATH), `stdinText` on stdin, and collects

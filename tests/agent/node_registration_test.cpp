@@ -18,7 +18,7 @@ TEST(NodeRegistrationTest, TheNodeStaysWhileTheAgentRunsAndGoesAfterItStopsForLo
   ASSERT_FALSE(etcd.endpoint().empty());
   auto store = store::EtcdStore::connect({etcd.endpoint()}, std::chrono::seconds(5));
   ASSERT_TRUE(store.ok()) << store.error().message;
-  model::Node node{"n1", *Ipv4::parse("172.30.0.11"), "0e:70:ac:1e:00:0b", "vxlan", {}};
+  model::Node node{"n1", *Ipv4::parse("172.30.0.11"), "0e:70:ac:1e:00:0b", Backend::kVxlan, {}};
   auto present = [&] {
     auto kv = (*store)->get(node.key());
     return kv.ok() && kv->has_value();

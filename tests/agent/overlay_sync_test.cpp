@@ -33,8 +33,8 @@ class OverlaySyncTest : public testing::NetnsFixture {
     auto store = store::SqliteStore::open(dir_.path() + "/podnet.db");
     ASSERT_TRUE(store.ok()) << store.error().message;
     store_ = std::move(*store);
-    auto overlay = dataplane::Overlay::create(
-        {dataplane::Backend::kVxlan, "eth0", *Ipv4::parse("172.30.0.11")});
+    auto overlay =
+        dataplane::Overlay::create({Backend::kVxlan, "eth0", *Ipv4::parse("172.30.0.11")});
     ASSERT_TRUE(overlay.ok()) << overlay.error().message;
     overlay_.emplace(std::move(*overlay));
   }
@@ -45,13 +45,13 @@ class OverlaySyncTest : public testing::NetnsFixture {
   }
 
   void start() {
-    auto sync = OverlaySync::start(*store_, *overlay_, "n1", "vxlan");
+    auto sync = OverlaySync::start(*store_, *overlay_, "n1", Backend::kVxlan);
     ASSERT_TRUE(sync.ok()) << sync.error().message;
     sync_ = std::move(*sync);
   }
 
   void putNode(const std::string& name, const std::string& underlay) {
-    model::Node node{name, *Ipv4::parse(underlay), "0e:70:00:00:00:01", "vxlan", {}};
+    model::Node node{name, *Ipv4::parse(underlay), "0e:70:00:00:00:01", Backend::kVxlan, {}};
     ASSERT_TRUE(store_->txn({}, {store::Op::put(node.key(), toJson(node).dump())}).ok());
   }
 
@@ -123,7 +123,8 @@ TEST_F(OverlaySyncTest, AResyncRepairsARouteRemovedByHand) {
   putNode("n2", "172.30.0.12");
   putPod("a", "10.244.0.5", "n2");
   sync_.reset();
-  auto sync = OverlaySync::start(*store_, *overlay_, "n1", "vxlan", std::chrono::seconds(1));
+  auto sync =
+      OverlaySync::start(*store_, *overlay_, "n1", Backend::kVxlan, std::chrono::seconds(1));
   ASSERT_TRUE(sync.ok()) << sync.error().message;
   sync_ = std::move(*sync);
   ASSERT_TRUE(routed("10.244.0.5"));

@@ -103,7 +103,7 @@ TEST(ConfigTest, CniVersionsPicksTheHighestSupported) {
 TEST(ConfigTest, DecodeErrorsNameTheField) {
   expectError("", Command::kAdd, Errc::kDecode, 6, {"not valid JSON"});
   expectError("{", Command::kAdd, Errc::kDecode, 6, {"not valid JSON"});
-  expectError("[1]", Command::kAdd, Errc::kDecode, 6, {"expected an object"});
+  expectError("[1]", Command::kAdd, Errc::kDecode, 6, {"must be an object, not a list"});
   expectError(R"({"cniVersion": 1})", Command::kAdd, Errc::kDecode, 6, {"cniVersion"});
   const std::string base = R"({"cniVersion": "1.0.0", "name": "n", "type": "podnet-cni", )";
   for (auto [field, value] : {std::pair{"mtu", "\"1500\""},

@@ -28,7 +28,7 @@ class Cluster {
   }
 
   void node(const std::string& name, int64_t lease = 0) {
-    model::Node n{name, *Ipv4::parse("172.30.0.11"), "", "vxlan", {}};
+    model::Node n{name, *Ipv4::parse("172.30.0.11"), "", Backend::kVxlan, {}};
     ASSERT_TRUE(store_.txn({}, {store::Op::put(n.key(), toJson(n).dump(), lease)}).ok());
   }
 

@@ -10,8 +10,9 @@ namespace {
 nlohmann::json sampleNodes() {
   nlohmann::json nodes = nlohmann::json::array();
   nodes.push_back(model::toJson(
-      model::Node{"n2", *Ipv4::parse("172.30.0.12"), "0e:70:ac:1e:00:0c", "vxlan", {}}));
-  nodes.push_back(model::toJson(model::Node{"n1", *Ipv4::parse("172.30.0.11"), "", "host-gw", {}}));
+      model::Node{"n2", *Ipv4::parse("172.30.0.12"), "0e:70:ac:1e:00:0c", Backend::kVxlan, {}}));
+  nodes.push_back(
+      model::toJson(model::Node{"n1", *Ipv4::parse("172.30.0.11"), "", Backend::kHostGw, {}}));
   nodes.push_back(nlohmann::json{{"kind", "Node"}});  // unreadable: skipped, not a crash
   return nodes;
 }

@@ -21,12 +21,16 @@
 #include "dataplane/pod_wiring.h"
 #include "support/netns_fixture.h"
 
-namespace podnet::dataplane {
+namespace podnet {
 
-// For test names in ctest; outside the unnamed namespace so that gtest finds it by ADL.
+// For test names in ctest; in Backend's namespace so that gtest finds it by ADL.
 [[maybe_unused]] static void PrintTo(Backend backend, std::ostream* os) {
-  *os << (backend == Backend::kVxlan ? "vxlan" : "host-gw");
+  *os << backendName(backend);
 }
+
+}  // namespace podnet
+
+namespace podnet::dataplane {
 
 namespace {
 

@@ -27,7 +27,7 @@ class LabInfrastructureTest : public LabFixture {
     }
     Lab lab(*layout_, std::string(PODNET_BUILD_DIR) + "/bin");
     LabState state;
-    state.backend = "vxlan";
+    state.backend = Backend::kVxlan;
     auto st = lab.createNetwork(state, nodes);
     ASSERT_TRUE(st) << st.error().message;
     st = lab.startEtcd(state);

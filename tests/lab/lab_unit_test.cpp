@@ -1,12 +1,31 @@
 // The lab's pure parts: names, labels, pod references, the Pod object's ports, the state file.
 #include <gtest/gtest.h>
 
+#include <CLI/CLI.hpp>
+
+#include "lab/commands.h"
 #include "lab/lab.h"
 #include "lab/layout.h"
 #include "lab/state.h"
 
 namespace podnet::lab {
 namespace {
+
+// The backend is parsed at the edge: a bad value is refused before anything is built.
+TEST(LabCommandsTest, UpRefusesAnUnknownBackendNamingTheFlag) {
+  CLI::App app{"podnetctl"};
+  auto commands = addCommands(app);
+  std::vector<std::string> words = {"podnetctl", "lab",       "--lab-name", "podnet-unit-lab",
+                                    "up",        "--backend", "geneve"};
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  ::testing::internal::CaptureStderr();
+  auto rc = commands->run();
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+            "podnetctl lab: --backend: unknown value 'geneve': use vxlan or host-gw\n");
+  EXPECT_EQ(rc, 1);
+}
 
 TEST(LabLayout, NamesEverythingAfterTheLab) {
   auto layout = Layout::make("podnet-lab").value();
@@ -61,7 +80,7 @@ TEST(LabServerPorts, AreNamedByPortAndProtocol) {
 TEST(LabState, RoundTripsThroughJson) {
   LabState state;
   state.nodes = 3;
-  state.backend = "host-gw";
+  state.backend = Backend::kHostGw;
   state.processes.push_back({"etcd", 42, 1234});
   state.namespaces["demo"] = {{"kubernetes.io/metadata.name", "demo"}};
   PodRecord pod;
@@ -81,7 +100,13 @@ TEST(LabState, RoundTripsThroughJson) {
   EXPECT_EQ(toJson(back), toJson(state));
   EXPECT_EQ(back.nodeNames(), (std::vector<std::string>{"n1", "n2", "n3"}));
   EXPECT_EQ(back.allProcesses().size(), 2u);
+  EXPECT_EQ(back.backend, Backend::kHostGw);
+  EXPECT_EQ(toJson(state)["backend"], "host-gw");
   EXPECT_FALSE(stateFromJson(nlohmann::json::object()));
+  auto unknown = toJson(state);
+  unknown["backend"] = "geneve";
+  EXPECT_EQ(stateFromJson(unknown).error().message,
+            "backend: unknown value 'geneve': use vxlan or host-gw");
 }
 
 }  // namespace

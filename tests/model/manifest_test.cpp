@@ -335,7 +335,7 @@ spec: {cidrBlock: 10.1.0.0/16, gateway: 10.2.0.1}
 }
 
 TEST(ManifestTest, UnknownKindsAreRefusedNamingTheKindAndTheKnownOnes) {
-  auto docs = parse(R"(apiVersion: networking.k8s.io/v1
+  auto docs = parse(R"(apiVersion: networking.k8s.io/v2
 kind: NetworkPolicy
 metadata: {name: deny}
 ---
@@ -349,7 +349,9 @@ metadata: {name: x}
   EXPECT_EQ(policy.error().code, Errc::kUnsupported);
   EXPECT_EQ(policy.error().message,
             "p.yaml document 1 (NetworkPolicy deny): unknown kind \"NetworkPolicy\" of apiVersion "
-            "\"networking.k8s.io/v1\" (podnet knows v1 Namespace, v1 Pod, podnet.io/v1 Subnet)");
+            "\"networking.k8s.io/v2\" (podnet knows v1 Namespace, v1 Pod, podnet.io/v1 Subnet, "
+            "networking.k8s.io/v1 NetworkPolicy, podnet.io/v1 PodnetNetworkPolicy, podnet.io/v1 "
+            "PodnetClusterwideNetworkPolicy)");
   EXPECT_EQ(decodeObject(docs[1]).error().message,
             "p.yaml document 2 (Subnet x): apiVersion: required (a string)");
   EXPECT_FALSE(checkKindAndName(docs[0]).ok());
@@ -372,7 +374,7 @@ metadata: {}
             "m.yaml document 2 (Subnet): metadata.name: required");
 }
 
-TEST(ManifestTest, KindsDecodedElsewhereAreKnownWhenTheCallerNamesThem) {
+TEST(ManifestTest, KindsDecodedElsewhereAreKnownFromTheOneKindsTable) {
   auto docs = parse(R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: deny}
@@ -390,17 +392,32 @@ kind: NetworkPolicy
 metadata: {}
 )");
   ASSERT_EQ(docs.size(), 4u);
-  const KindName policies[] = {{"networking.k8s.io/v1", "NetworkPolicy"}};
-  EXPECT_TRUE(checkKind(docs[0], policies).ok());
-  EXPECT_TRUE(checkKindAndName(docs[0], policies).ok());
-  EXPECT_FALSE(checkKind(docs[0]).ok());
-  EXPECT_TRUE(checkKind(docs[1], policies).ok());
-  EXPECT_EQ(checkKind(docs[2], policies).error().message,
+  EXPECT_TRUE(checkKind(docs[0]).ok());
+  EXPECT_TRUE(checkKindAndName(docs[0]).ok());
+  // model knows the policy kinds but leaves decoding them to policy/.
+  EXPECT_EQ(decodeObject(docs[0]).error().code, Errc::kUnsupported);
+  EXPECT_TRUE(checkKind(docs[1]).ok());
+  EXPECT_EQ(checkKind(docs[2]).error().message,
             "m.yaml document 3 (Service web): unknown kind \"Service\" of apiVersion \"v1\" "
             "(podnet knows v1 Namespace, v1 Pod, podnet.io/v1 Subnet, networking.k8s.io/v1 "
-            "NetworkPolicy)");
-  EXPECT_EQ(checkKindAndName(docs[3], policies).error().message,
+            "NetworkPolicy, podnet.io/v1 PodnetNetworkPolicy, podnet.io/v1 "
+            "PodnetClusterwideNetworkPolicy)");
+  EXPECT_EQ(checkKindAndName(docs[3]).error().message,
             "m.yaml document 4 (NetworkPolicy): metadata.name: required");
+}
+
+// The one table of kinds: where each kind's objects are stored is where the codecs put them.
+TEST(ManifestTest, TheKindsTableMatchesTheStoreKeys) {
+  EXPECT_EQ(kindInfo("Namespace").storePrefix, Namespace::kPrefix);
+  EXPECT_EQ(kindInfo("Pod").storePrefix, Pod::kPrefix);
+  EXPECT_EQ(kindInfo("Subnet").storePrefix, Subnet::kPrefix);
+  EXPECT_TRUE(kindInfo("Pod").namespaced);
+  EXPECT_FALSE(kindInfo("Subnet").namespaced);
+  for (const KindInfo& kind : kKinds) {
+    EXPECT_EQ(findKind(kind.apiVersion, kind.kind), &kind);
+    EXPECT_TRUE(kind.storePrefix.starts_with("/podnet/") && kind.storePrefix.ends_with("/"));
+  }
+  EXPECT_EQ(findKind("v1", "Service"), nullptr);
 }
 
 TEST(ManifestTest, NamespacedObjectsAreNamedWithTheirNamespaceOnce) {

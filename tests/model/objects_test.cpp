@@ -111,7 +111,7 @@ TEST(ObjectsTest, NodeRoundTripsAndNeedsItsUnderlayAddress) {
   node.name = "n1";
   node.underlayIp = *Ipv4::parse("172.30.0.11");
   node.vtepMac = "0e:70:ac:1e:00:0b";
-  node.backend = "vxlan";
+  node.backend = Backend::kVxlan;
   node.labels = {{"zone", "a"}};
   nlohmann::json j = toJson(node);
   EXPECT_EQ(j["apiVersion"], "podnet.io/v1");
@@ -120,8 +120,19 @@ TEST(ObjectsTest, NodeRoundTripsAndNeedsItsUnderlayAddress) {
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(again->underlayIp, node.underlayIp);
   EXPECT_EQ(again->vtepMac, node.vtepMac);
-  EXPECT_EQ(again->backend, "vxlan");
+  EXPECT_EQ(again->backend, Backend::kVxlan);
   EXPECT_EQ(again->labels, node.labels);
+
+  // The backend is "host-gw" on the wire, an enum in memory; an agent that did not say is unset.
+  node.backend = Backend::kHostGw;
+  EXPECT_EQ(toJson(node)["spec"]["backend"], "host-gw");
+  EXPECT_EQ(nodeFromJson(toJson(node))->backend, Backend::kHostGw);
+  j["spec"]["backend"] = "";
+  EXPECT_EQ(nodeFromJson(j)->backend, std::nullopt);
+  j["spec"]["backend"] = "geneve";
+  EXPECT_EQ(nodeFromJson(j).error().message,
+            "Node n1: spec.backend: unknown value 'geneve': use vxlan or host-gw");
+  j["spec"]["backend"] = "vxlan";
 
   j["spec"]["underlayIp"] = "172.30.0.300";
   EXPECT_EQ(nodeFromJson(j).error().message,
