@@ -233,6 +233,9 @@ Result<Response> Client::send(const std::string& method, const std::string& path
   curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
   curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(handle, CURLOPT_USERAGENT, "podnet");
+  // HTTP/1.1 (libcurl would offer HTTP/2): a watch is one chunked response on a connection of
+  // its own, which a crashed API server closes at once.
+  curl_easy_setopt(handle, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
