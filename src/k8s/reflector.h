@@ -59,7 +59,8 @@ class Reflector {
   // Starts following `path` (a collection: resourcePath("v1", "configmaps", "shop")) on a thread
   // of its own. client must outlive the reflector.
   Reflector(Client& client, std::string path, WatchHandlers handlers, WatchOptions options = {});
-  // Stops (within about a second) and joins the thread; no handler runs after it returns.
+  // Stops and joins the thread: within about a second while watching, after the request in
+  // flight while listing. No handler runs after it returns.
   ~Reflector();
   Reflector(const Reflector&) = delete;
   Reflector& operator=(const Reflector&) = delete;
