@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libcli11-dev libyaml-dev
   libnl-3-dev libnl-route-3-dev libmnl-dev libsqlite3-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc etcd-server
+  libcurl4-openssl-dev libssl-dev openssl
   iproute2 iputils-ping iptables socat procps iperf3
   libbpf-dev bpftool linux-libc-dev
   containernetworking-plugins

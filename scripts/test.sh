@@ -15,6 +15,9 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 scripts/install-deps.sh
+# etcd 3.6, kube-apiserver, kube-controller-manager and kubectl for the tests labelled k8s: built
+# once per version (long, the first time) and cached outside the tree.
+scripts/k8s-tools.sh
 
 # Runs ctest in build directory $1; when tests fail, prints each failing test's output once more
 # at the end (the last lines of a long log are what a reader sees first) and fails.

@@ -22,6 +22,8 @@ const char* errcName(Errc code) {
       return "exhausted";
     case Errc::kUnavailable:
       return "unavailable";
+    case Errc::kPermissionDenied:
+      return "permission denied";
     case Errc::kIo:
       return "I/O failure";
     case Errc::kKernel:

@@ -15,9 +15,10 @@ enum class Errc {
   kIncompatibleVersion,
   kNotFound,
   kAlreadyExists,
-  kConflict,     // a concurrent change won; retrying may succeed
-  kExhausted,    // no free address left in a pool
-  kUnavailable,  // a peer (agent, store) cannot be reached now; try again later
+  kConflict,          // a concurrent change won; retrying may succeed
+  kExhausted,         // no free address left in a pool
+  kUnavailable,       // a peer (agent, store) cannot be reached now; try again later
+  kPermissionDenied,  // the peer refused the caller (unauthenticated, or not authorized)
   kIo,
   kKernel,  // a netlink or syscall request failed
   kInternal,
