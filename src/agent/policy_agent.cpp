@@ -517,7 +517,7 @@ uint32_t PolicyAgent::deviceIndex(const std::string& key, const Attachment& a) {
   auto it = ifindexes_.find(key);
   if (it != ifindexes_.end() && it->second.first == a.hostMac) return it->second.second;
   uint32_t ifindex = if_nametoindex(a.hostVeth.c_str());
-  if (ifindex != 0 && !a.hostMac.empty()) ifindexes_[key] = {a.hostMac, ifindex};
+  if (ifindex != 0 && a.hostMac) ifindexes_[key] = {*a.hostMac, ifindex};
   return ifindex;
 }
 

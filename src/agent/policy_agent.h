@@ -142,7 +142,7 @@ class PolicyAgent : public EndpointHooks {
   // Only the loop thread touches these.
   policy::CompiledPolicy applied_;
   uint64_t policyRevision_ = 0;
-  std::map<std::string, std::pair<std::string, uint32_t>> ifindexes_;  // key -> (hostMac, ifindex)
+  std::map<std::string, std::pair<MacAddress, uint32_t>> ifindexes_;  // key -> (hostMac, ifindex)
 
   std::mutex eventMutex_;
   std::shared_ptr<const EventContext> events_;
