@@ -26,6 +26,7 @@
 #include "k8s/config.h"
 #include "store/etcd_store.h"
 #include "support/child_process.h"
+#include "support/free_port.h"
 #include "support/temp_dir.h"
 
 namespace podnet::testing {
@@ -48,22 +49,6 @@ inline std::string missingK8sTools() {
     }
   }
   return "";
-}
-
-// A port the kernel just had free on loopback.
-inline int freeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
 }
 
 class ControlPlane {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "store/etcd_store.h"
+#include "support/free_port.h"
 #include "support/temp_dir.h"
 
 namespace podnet::testing {
@@ -27,7 +28,7 @@ class EtcdServer {
  public:
   static constexpr const char* kBinary = "/usr/bin/etcd";
 
-  EtcdServer() : clientPort_(freePort()), peerPort_(freePort()) { start(); }
+  EtcdServer() : clientPort_(freeLoopbackPort()), peerPort_(freeLoopbackPort()) { start(); }
   ~EtcdServer() { stop(); }
   EtcdServer(const EtcdServer&) = delete;
   EtcdServer& operator=(const EtcdServer&) = delete;
@@ -95,23 +96,6 @@ class EtcdServer {
 
  private:
   static std::string address(int port) { return "127.0.0.1:" + std::to_string(port); }
-
-  // A port the kernel just had free on loopback. Another process could take it before etcd binds;
-  // unlikely enough for tests.
-  static int freePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    int port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      port = ntohs(addr.sin_port);
-    }
-    ::close(fd);
-    return port;
-  }
 
   TempDir dir_;  // first member: removed after the server is stopped
   int clientPort_;
