@@ -80,7 +80,7 @@ TEST_F(PolicyAgentTest, AnAddWhoseRevisionIsNotFollowedByTheDeadlineFailsNamingT
   EXPECT_LT(waited, std::chrono::seconds(2)) << "the deadline bounds the wait";
 }
 
-TEST_F(PolicyAgentTest, AnAddWhoseDeviceHasNoEndpointEntryFails) {
+TEST_F(PolicyAgentTest, AnAddWhosePodDeviceDoesNotExistFailsNamingIt) {
   start(std::chrono::milliseconds(3000));
   Attachment a;
   int64_t revision = commit(a);
