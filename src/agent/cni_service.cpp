@@ -506,9 +506,8 @@ ReconcileReport CniService::reconcile() {
     fail("listing attachments: " + stored.error().message + "; nothing removed");
     return report;
   }
-  for (const auto& [key, value] : stored->undecodable) {
-    auto why = attachmentFromJson(value);
-    fail("store key " + key + ": " + why.error().message + "; its pod is left alone");
+  for (const auto& [key, why] : stored->undecodable) {
+    fail("store key " + key + ": " + why + "; its pod is left alone");
   }
   for (const auto& a : stored->decoded) {
     if (a.node != nodeName_) continue;
@@ -541,7 +540,7 @@ Result<CniService::StoredAttachments> CniService::storedAttachments() {
     if (a) {
       out.decoded.push_back(std::move(*a));
     } else {
-      out.undecodable.emplace_back(std::move(kv.key), std::move(kv.value));
+      out.undecodable.emplace_back(std::move(kv.key), a.error().message);
     }
   }
   return out;
@@ -557,7 +556,7 @@ size_t CniService::removeStrayVeths(const StoredAttachments& stored,
   // name by default), and a veth on this host that a record names is a pod, not a stray.
   std::map<std::string, std::string> ownerNode;  // host veth -> node name of its record
   for (const auto& a : stored.decoded) ownerNode.emplace(a.hostVeth, a.node);
-  for (const auto& [key, value] : stored.undecodable) {
+  for (const auto& [key, why] : stored.undecodable) {
     // ".../<network>/<containerId>/<ifname>": the veth name comes from the last two.
     auto ifnameAt = key.rfind('/');
     auto idAt = ifnameAt == std::string::npos ? ifnameAt : key.rfind('/', ifnameAt - 1);

@@ -66,7 +66,7 @@ class CniService {
   // Every attachment record in the store, decoded or not.
   struct StoredAttachments {
     std::vector<Attachment> decoded;
-    std::vector<std::pair<std::string, std::string>> undecodable;  // store key, raw value
+    std::vector<std::pair<std::string, std::string>> undecodable;  // store key, why
   };
   class AddRollback;
 
