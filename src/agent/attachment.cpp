@@ -1,16 +1,21 @@
 #include "agent/attachment.h"
 
+#include "common/enum_names.h"
+
 namespace podnet::agent {
 namespace {
 
+constexpr EnumNames<Attachment::State, 3> kStateNames{
+    {{Attachment::State::kPending, "pending"},
+     {Attachment::State::kReady, "ready"},
+     {Attachment::State::kReleasing, "releasing"}}};
+static_assert(kStateNames.size() == static_cast<size_t>(Attachment::State::kCount));
+
 Result<Attachment::State> stateFromName(const std::string& name) {
-  for (int i = 0; i < static_cast<int>(Attachment::State::kCount); ++i) {
-    auto state = static_cast<Attachment::State>(i);
-    if (name == stateName(state)) return state;
-  }
-  return makeError(Errc::kDecode, "attachment record: state \"" + name +
-                                      "\" is not pending, ready or releasing (written by a newer "
-                                      "podnet?)");
+  auto state = parseEnum(kStateNames, name, "state");
+  if (state) return state;
+  return makeError(Errc::kDecode, "attachment record: state \"" + name + "\" is not " +
+                                      enumChoices(kStateNames) + " (written by a newer podnet?)");
 }
 
 // "" (a pending attachment has no veth yet) is no MAC; anything else must parse.
@@ -27,17 +32,8 @@ Result<std::optional<MacAddress>> macField(const nlohmann::json& j, const char* 
 }  // namespace
 
 const char* stateName(Attachment::State state) {
-  switch (state) {
-    case Attachment::State::kPending:
-      return "pending";
-    case Attachment::State::kReady:
-      return "ready";
-    case Attachment::State::kReleasing:
-      return "releasing";
-    case Attachment::State::kCount:
-      break;
-  }
-  return "invalid";
+  // The table's names are string literals, so each view ends in a NUL.
+  return enumName(kStateNames, state).data();
 }
 
 nlohmann::json toJson(const Attachment& a) {

@@ -463,7 +463,11 @@ CniService::Reply CniService::gc(const cni::NetConf& conf) {
     spdlog::info("GC: releasing {} ({})", a.owner(), a.address.str());
     if (auto st = remove(a); !st) failures.push_back(a.owner() + ": " + st.error().message);
   }
-  removeStrayVeths(failures);
+  if (auto stored = storedAttachments(); stored) {
+    removeStrayVeths(*stored, failures);
+  } else {
+    failures.push_back("listing attachments: " + stored.error().message + "; no veth removed");
+  }
   if (!failures.empty()) {
     std::string msg = "GC could not remove " + std::to_string(failures.size()) + " attachment(s)";
     std::string details;
@@ -502,9 +506,8 @@ ReconcileReport CniService::reconcile() {
     fail("listing attachments: " + stored.error().message + "; nothing removed");
     return report;
   }
-  for (const auto& [key, value] : stored->undecodable) {
-    auto why = attachmentFromJson(value);
-    fail("store key " + key + ": " + why.error().message + "; its pod is left alone");
+  for (const auto& [key, why] : stored->undecodable) {
+    fail("store key " + key + ": " + why + "; its pod is left alone");
   }
   for (const auto& a : stored->decoded) {
     if (a.node != nodeName_) continue;
@@ -521,7 +524,8 @@ ReconcileReport CniService::reconcile() {
     }
     ++report.finished;
   }
-  report.strayVethsRemoved = removeStrayVeths(report.failures);
+  // The list read above still serves: remove() took the veth with each record it removed.
+  report.strayVethsRemoved = removeStrayVeths(*stored, report.failures);
   spdlog::info(
       "reconcile: {} attachment(s) kept, {} unfinished removed, {} stray veth(s) removed, {} "
       "failure(s)",
@@ -536,27 +540,23 @@ Result<CniService::StoredAttachments> CniService::storedAttachments() {
     if (a) {
       out.decoded.push_back(std::move(*a));
     } else {
-      out.undecodable.emplace_back(std::move(kv.key), std::move(kv.value));
+      out.undecodable.emplace_back(std::move(kv.key), a.error().message);
     }
   }
   return out;
 }
 
-size_t CniService::removeStrayVeths(std::vector<std::string>& failures) {
+size_t CniService::removeStrayVeths(const StoredAttachments& stored,
+                                    std::vector<std::string>& failures) {
   auto fail = [&](std::string what) {
     spdlog::error("stray veths: {}", what);
     failures.push_back(std::move(what));
   };
-  auto stored = storedAttachments();
-  if (!stored) {
-    fail("listing attachments: " + stored.error().message + "; no veth removed");
-    return 0;
-  }
   // Which veth each record owns, whatever its node: the node name is only a label (the host
   // name by default), and a veth on this host that a record names is a pod, not a stray.
   std::map<std::string, std::string> ownerNode;  // host veth -> node name of its record
-  for (const auto& a : stored->decoded) ownerNode.emplace(a.hostVeth, a.node);
-  for (const auto& [key, value] : stored->undecodable) {
+  for (const auto& a : stored.decoded) ownerNode.emplace(a.hostVeth, a.node);
+  for (const auto& [key, why] : stored.undecodable) {
     // ".../<network>/<containerId>/<ifname>": the veth name comes from the last two.
     auto ifnameAt = key.rfind('/');
     auto idAt = ifnameAt == std::string::npos ? ifnameAt : key.rfind('/', ifnameAt - 1);

@@ -66,7 +66,7 @@ class CniService {
   // Every attachment record in the store, decoded or not.
   struct StoredAttachments {
     std::vector<Attachment> decoded;
-    std::vector<std::pair<std::string, std::string>> undecodable;  // store key, raw value
+    std::vector<std::pair<std::string, std::string>> undecodable;  // store key, why
   };
   class AddRollback;
 
@@ -91,9 +91,10 @@ class CniService {
   Status remove(const Attachment&);
   // Deletes every podnet veth that no attachment record owns (left by a crash between the kernel
   // and the store, or by hand); returns how many and appends each failure. A veth is owned when a
-  // record of any node name names it, or when a record that does not decode has its key: a node
-  // whose name changed keeps its pods (reported, not acted on). Callers hold gcLock_ exclusively.
-  size_t removeStrayVeths(std::vector<std::string>& failures);
+  // record in `stored` of any node name names it, or when a record that does not decode has its
+  // key: a node whose name changed keeps its pods (reported, not acted on). Callers hold gcLock_
+  // exclusively.
+  size_t removeStrayVeths(const StoredAttachments& stored, std::vector<std::string>& failures);
   // DEL answers as soon as the attachment is durably marked releasing; removing a veth costs the
   // kernel tens of milliseconds of RCU grace periods, so that and the address release happen on
   // teardownThread_. The address stays reserved until the veth is gone.
