@@ -50,9 +50,11 @@ std::vector<AgentTarget> agentTargets(const std::vector<std::string>& sockets, b
 
 std::vector<AgentTarget> findAgents(const std::vector<std::string>& sockets, std::ostream& err) {
   const std::string fallback = cni::kDefaultSocket;
-  if (!sockets.empty()) return agentTargets(sockets, false, std::nullopt, anyLayout(), fallback);
   std::error_code ec;
-  if (std::filesystem::is_socket(fallback, ec)) return {{"", fallback}};
+  const bool localAgent = sockets.empty() && std::filesystem::is_socket(fallback, ec);
+  if (!sockets.empty() || localAgent) {
+    return agentTargets(sockets, localAgent, std::nullopt, anyLayout(), fallback);
+  }
   auto layout = lab::Layout::make(labName());
   if (!layout) {
     err << "podnetctl: warning: PODNET_LAB_NAME: " << layout.error().message << "; asking "
