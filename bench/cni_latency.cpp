@@ -26,6 +26,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/subprocess.h"
 #include "runtime/cni_runtime.h"
 #include "runtime/exec.h"
 
@@ -290,26 +291,26 @@ void printTable(const Table& t, int pods) {
   }
 }
 
-// The first line a shell command prints, or "" when it fails.
-std::string firstLineOf(const std::string& command) {
-  std::string out;
-  if (FILE* p = ::popen(command.c_str(), "r")) {
-    std::array<char, 256> buf{};
-    if (std::fgets(buf.data(), buf.size(), p)) out = buf.data();
-    ::pclose(p);
-  }
-  if (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
+// The first line a command (argv; the program looked up on PATH) prints, or "" when it fails.
+std::string firstLineOf(std::vector<std::string> argv) {
+  ProcessSpec spec;
+  spec.argv = std::move(argv);
+  spec.searchPath = true;
+  spec.err = ProcessSpec::Output::kNull;
+  auto child = Subprocess::spawn(spec);
+  if (!child) return "";
+  auto done = child->communicate({}, 10s);
+  if (!done || done->exitCode != 0) return "";
+  return done->out.substr(0, done->out.find('\n'));
 }
 
 // The source tree's commit, "-dirty" when tracked files other than the results differ from it.
 std::string sourceCommit() {
-  const std::string git = "git -C '" + std::string(PODNET_SOURCE_DIR) + "' ";
-  std::string commit = firstLineOf(git + "rev-parse --short=12 HEAD 2>/dev/null");
+  std::string commit =
+      firstLineOf({"git", "-C", PODNET_SOURCE_DIR, "rev-parse", "--short=12", "HEAD"});
   if (commit.empty()) return "unknown";
-  if (!firstLineOf(
-           git +
-           "status --porcelain --untracked-files=no -- . ':(exclude)bench/results' 2>/dev/null")
+  if (!firstLineOf({"git", "-C", PODNET_SOURCE_DIR, "status", "--porcelain", "--untracked-files=no",
+                    "--", ".", ":(exclude)bench/results"})
            .empty())
     commit += "-dirty";
   return commit;

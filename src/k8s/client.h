@@ -1,6 +1,6 @@
 // A Kubernetes API client on libcurl and nlohmann-json, knowing nothing of podnet's objects: verbs
 // on resource paths, lists with resourceVersion and pagination, and watches that behave as
-// client-go's reflector (k8s/watch.h). No HTTP or TLS of its own: libcurl speaks both.
+// client-go's reflector (k8s/reflector.h). No HTTP or TLS of its own: libcurl speaks both.
 //
 // Errors are values that name the verb, the resource and the API server's message:
 //   forbidden: list networkpolicies at cluster scope: networkpolicies.networking.k8s.io is

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +25,13 @@ Result<std::string> readFile(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// A bearer token from a file, without the line end (or other trailing space) it was saved with.
+Result<std::string> readToken(const std::string& path) {
+  std::string token = PODNET_TRY(readFile(path));
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  return token;
 }
 
 // A kubeconfig is a plain YAML mapping; libyaml's document loader gives its tree, turned into
@@ -163,12 +171,9 @@ Result<ClientConfig> decodeKubeconfig(const json& config, const std::string& pat
     out.token = stringAt(user, "token");
     std::string tokenFile = stringAt(user, "tokenFile");
     if (out.token.empty() && !tokenFile.empty()) {
-      auto token = readFile((base / tokenFile).string());
+      auto token = readToken((base / tokenFile).string());
       if (!token) return std::move(token).takeError().context(userWhere + " tokenFile");
       out.token = *token;
-      while (!out.token.empty() && std::isspace(static_cast<unsigned char>(out.token.back()))) {
-        out.token.pop_back();
-      }
     }
     if (out.clientCert.empty() != out.clientKey.empty()) {
       return makeError(
@@ -205,13 +210,10 @@ Result<ClientConfig> inClusterConfig(const std::map<std::string, std::string>& e
   // An IPv6 service address needs brackets in a URL.
   bool v6 = host->second.find(':') != std::string::npos;
   out.server = "https://" + (v6 ? "[" + host->second + "]" : host->second) + ":" + port->second;
-  auto token = readFile(accountDir + "/token");
+  auto token = readToken(accountDir + "/token");
   if (!token)
     return std::move(token).takeError().context("in-cluster config: service account token");
   out.token = *token;
-  while (!out.token.empty() && std::isspace(static_cast<unsigned char>(out.token.back()))) {
-    out.token.pop_back();
-  }
   out.ca.file = accountDir + "/ca.crt";
   if (!std::filesystem::exists(out.ca.file)) {
     return makeError(Errc::kNotFound, "in-cluster config: " + out.ca.file + " is missing");

@@ -6,9 +6,6 @@
 // answered by etcd's 410, as without the cache.
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>

@@ -4,21 +4,12 @@
 // the ports, as an etcd restarted by its supervisor would.
 #pragma once
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "store/etcd_store.h"
+#include "support/child_process.h"
 #include "support/free_port.h"
 #include "support/temp_dir.h"
 
@@ -38,10 +29,7 @@ class EtcdServer {
 
   // SIGKILL, as a crash: nothing is flushed beyond what etcd already committed.
   void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
+    etcd_.kill();
     ready_ = false;
   }
 
@@ -57,31 +45,14 @@ class EtcdServer {
                                   "--listen-peer-urls=" + peer,
                                   "--initial-advertise-peer-urls=" + peer,
                                   "--initial-cluster=default=" + peer};
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
     std::string log = dir_.path() + "/etcd.log";
-    pid_t child = ::fork();
-    if (child == 0) {
-      // Only async-signal-safe calls between fork and exec (the test process has threads).
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-      if (fd >= 0) {
-        ::dup2(fd, STDOUT_FILENO);
-        ::dup2(fd, STDERR_FILENO);
-      }
-      ::execv(kBinary, argv.data());
-      ::_exit(127);
-    }
-    pid_ = child;
-    if (pid_ < 0) {
+    if (!etcd_.start(args, log)) {
       ADD_FAILURE() << "fork etcd failed";
       return false;
     }
     // etcd needs about half a second to elect itself; wait while it still runs.
     for (int i = 0; i < 60; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
+      if (!etcd_.running()) {
         ADD_FAILURE() << "etcd exited at start; see " << log;
         return false;
       }
@@ -100,7 +71,7 @@ class EtcdServer {
   TempDir dir_;  // first member: removed after the server is stopped
   int clientPort_;
   int peerPort_;
-  pid_t pid_ = -1;
+  ChildProcess etcd_;
   bool ready_ = false;
 };
 
