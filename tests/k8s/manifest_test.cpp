@@ -16,6 +16,8 @@
 #include <gtest/gtest.h>
 
 #include "k8s/control_plane.h"
+#include "model/manifest.h"
+#include "policy/network_policy.h"
 
 namespace podnet::testing {
 namespace {
@@ -129,9 +131,15 @@ class ManifestTest : public ::testing::Test {
 
   static Outcome apply(const std::string& object) { return kubectl({"apply", "-f", "-"}, object); }
 
-  // Applies object, which must be refused with every one of fields named on stderr; nothing is
-  // created.
+  // Applies object, which must be refused with every one of fields named on stderr, as podnet's
+  // own decoders refuse it.
   static void expectRefused(const std::string& object, const std::vector<std::string>& fields) {
+    expectApiRefuses(object, fields);
+    EXPECT_FALSE(podnetAccepts(object).ok()) << "podnet accepts what the API server refuses:\n"
+                                             << object;
+  }
+
+  static void expectApiRefuses(const std::string& object, const std::vector<std::string>& fields) {
     Outcome outcome = apply(object);
     EXPECT_NE(outcome.status, 0) << "accepted:\n" << object << outcome.out;
     for (const auto& field : fields) {
@@ -142,9 +150,30 @@ class ManifestTest : public ::testing::Test {
     }
   }
 
+  // Applies object, which must be accepted, as podnet's own decoders accept it.
   static void expectAccepted(const std::string& object) {
     Outcome outcome = apply(object);
     EXPECT_EQ(outcome.status, 0) << object << outcome.err;
+    Status podnet = podnetAccepts(object);
+    EXPECT_TRUE(podnet.ok()) << "podnet refuses what the API server accepts:\n"
+                             << object << (podnet.ok() ? "" : podnet.error().message);
+  }
+
+  // What podnetctl apply and podnetd decide: the object decoded and statically validated by
+  // podnet's own decoders (src/model for Subnet, src/policy for the policy kinds).
+  static Status podnetAccepts(const std::string& object) {
+    auto parsed = model::parseDocuments(object, "object");
+    if (!parsed) return parsed.error();
+    for (const auto& doc : *parsed) {
+      if (policy::isPolicyKind(doc.apiVersion, doc.kind)) {
+        auto decoded = policy::decodePolicy(doc.body);
+        if (!decoded) return decoded.error();
+      } else {
+        auto decoded = model::decodeObject(doc);
+        if (!decoded) return decoded.error();
+      }
+    }
+    return okStatus();
   }
 
   static std::string can(const std::string& account, const std::vector<std::string>& query) {
@@ -267,6 +296,10 @@ TEST_F(ManifestTest, InvalidSubnetsAreRefusedNamingTheField) {
                  "spec: {cidrBlock: 10.1.0.0/30, gateway: 10.1.0.2, excludeIps: [10.1.0.1, "
                  "10.1.0.1..10.1.0.1, 10.1.0.0/30], namespaces: [a, b-c]}");
   EXPECT_EQ(kubectl({"get", "subnet", "s", "-o", "jsonpath={.spec.cidrBlock}"}).out, "10.1.0.0/30");
+  expectAccepted(kSubnet +
+                 "spec: {cidrBlock: 10.2.0.0/16, gateway: 10.2.255.254, excludeIps: [10.2.0.5/24, "
+                 "10.2.1.0..10.2.255.255]}");
+  expectAccepted(kSubnet + "spec: {cidrBlock: 0.0.0.0/0}");
 }
 
 TEST_F(ManifestTest, InvalidPodnetPoliciesAreRefusedNamingTheField) {
@@ -341,22 +374,42 @@ TEST_F(ManifestTest, InvalidPodnetPoliciesAreRefusedNamingTheField) {
                  "  ingress: [{toPorts: [{ports: [{port: http, protocol: ANY}, {port: 0}, "
                  "{port: '80', endPort: 90}]}]}]\n"
                  "  egress: [{toCIDRSet: [{cidr: 10.1.2.3/8, except: [10.1.0.0/16]}]}]\n");
+  expectAccepted(kPolicy +
+                 "spec:\n"
+                 "  description: isolate, then allow DNS\n"
+                 "  endpointSelector: {matchExpressions: [{key: tier, operator: NotIn, values: [a, "
+                 "b]}, {key: 'k8s:legacy', operator: DoesNotExist}]}\n"
+                 "  ingress: []\n"
+                 "  ingressDeny: [{}]\n"
+                 "  egress: [{toEndpoints: [{}], toPorts: [{ports: [{port: '65535', protocol: "
+                 "SCTP}, {port: 53, protocol: UDP}]}]}]\n"
+                 "  egressDeny: [{toCIDR: [192.168.0.1/32]}]\n");
+  expectRefused(kPolicy +
+                    "spec: {endpointSelector: {}, egress: [{toPorts: [{ports: [{port: 80, "
+                    "endPort: 0}]}]}]}",
+                {"spec.egress[0].toPorts[0].ports[0].endPort"});
   expectAccepted(kClusterwide + "spec: {nodeSelector: {matchLabels: {role: edge}}}");
+  expectAccepted(kClusterwide +
+                 "spec: {endpointSelector: {}, egress: [{toEntities: [cluster, "
+                 "host, remote-node, world, all]}]}");
 }
 
 TEST_F(ManifestTest, IpObjectsFollowTheContract) {
   const std::string spec =
       "spec: {address: 10.16.0.5, subnet: default, nodeName: n1, podNamespace: shop, podName: a, "
       "podUid: u, containerId: c, ifName: eth0, macAddress: '0a:58:0a:10:00:05', state: ready}\n";
-  expectRefused(kIp + "metadata: {name: 10.16.0.6}\n" + spec,
-                {"metadata.name", "is not spec.address 10.16.0.5"});
-  expectRefused(
+  expectApiRefuses(kIp + "metadata: {name: 10.16.0.6}\n" + spec,
+                   {"metadata.name", "is not spec.address 10.16.0.5"});
+  expectApiRefuses(
       kIp + "metadata: {name: 10.16.0.5}\n" + std::regex_replace(spec, std::regex("ready"), "done"),
       {"spec.state"});
-  expectRefused(kIp + "metadata: {name: 10.16.0.5}\n" +
-                    std::regex_replace(spec, std::regex("0a:58:0a:10:00:05"), "0a:58"),
-                {"spec.macAddress"});
-  expectAccepted(kIp + "metadata: {name: 10.16.0.5, labels: {podnet.io/subnet: default}}\n" + spec);
+  expectApiRefuses(kIp + "metadata: {name: 10.16.0.5}\n" +
+                       std::regex_replace(spec, std::regex("0a:58:0a:10:00:05"), "0a:58"),
+                   {"spec.macAddress"});
+  // (src/kube decodes IP objects; the API server's verdict alone is checked here.)
+  Outcome created =
+      apply(kIp + "metadata: {name: 10.16.0.5, labels: {podnet.io/subnet: default}}\n" + spec);
+  ASSERT_EQ(created.status, 0) << created.err;
   Outcome got = kubectl({"get", "ips", "-l", "podnet.io/subnet=default"});
   EXPECT_NE(got.out.find("10.16.0.5"), std::string::npos) << got.out << got.err;
 }
@@ -368,6 +421,8 @@ TEST_F(ManifestTest, TheExamplesOfTheDocsAreAccepted) {
     for (const auto& example : yamlExamples(std::string(PODNET_SOURCE_DIR) + doc)) {
       Outcome outcome = kubectl({"apply", "--dry-run=server", "-f", "-"}, example);
       EXPECT_EQ(outcome.status, 0) << doc << ":\n" << example << outcome.err;
+      Status podnet = podnetAccepts(example);
+      EXPECT_TRUE(podnet.ok()) << doc << ":\n" << example << podnet.error().message;
       ++examples;
     }
   }
