@@ -250,7 +250,7 @@ TEST_F(ManifestTest, TheDaemonSetRunsPrivilegedOnTheHostNetworkOfEveryNode) {
   for (const char* part :
        {"true Exists true", R"x(["--store","kubernetes","--node-name","$(NODE_NAME)"])x",
         "/opt/cni/bin", "/etc/cni/net.d", "/sys/fs/bpf", "/run/netns", "/run/podnet",
-        "install-cni"}) {
+        "/var/lib/podnet", "install-cni"}) {
     EXPECT_NE(ds.out.find(part), std::string::npos) << part << " not in " << ds.out;
   }
 }
