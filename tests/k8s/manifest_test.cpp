@@ -406,6 +406,12 @@ TEST_F(ManifestTest, IpObjectsFollowTheContract) {
   expectApiRefuses(kIp + "metadata: {name: 10.16.0.5}\n" +
                        std::regex_replace(spec, std::regex("0a:58:0a:10:00:05"), "0a:58"),
                    {"spec.macAddress"});
+  expectApiRefuses(kIp + "metadata: {name: 10.16.0.300}\n" +
+                       std::regex_replace(spec, std::regex("10.16.0.5"), "10.16.0.300"),
+                   {"spec.address", "is not an IPv4 address"});
+  expectApiRefuses(kIp + "metadata: {name: 10.16.0.5}\n" +
+                       std::regex_replace(spec, std::regex("subnet: default"), "subnet: ''"),
+                   {"spec.subnet"});
   // (src/kube decodes IP objects; the API server's verdict alone is checked here.)
   Outcome created =
       apply(kIp + "metadata: {name: 10.16.0.5, labels: {podnet.io/subnet: default}}\n" + spec);
