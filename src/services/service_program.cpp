@@ -31,6 +31,26 @@ uint64_t linkCgroup(bpf_link* link) {
   return info.type == BPF_LINK_TYPE_CGROUP ? info.cgroup.cgroup_id : 0;
 }
 
+// Detaches the link pinned at `pin` and removes the pin. Detached explicitly: removing the pin
+// alone frees the link only some time later, and the hooks would run on until then.
+Status removeLink(const std::string& pin) {
+  UniqueFd fd(bpf_obj_get(pin.c_str()));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return okStatus();
+    return makeError(Errc::kKernel,
+                     "service program: open the link " + pin + ": " + std::strerror(errno));
+  }
+  if (bpf_link_detach(fd.get()) != 0) {
+    return makeError(Errc::kKernel,
+                     "service program: detach the link " + pin + ": " + std::strerror(errno));
+  }
+  if (::unlink(pin.c_str()) != 0 && errno != ENOENT) {
+    return makeError(Errc::kKernel,
+                     "service program: remove the link " + pin + ": " + std::strerror(errno));
+  }
+  return okStatus();
+}
+
 }  // namespace
 
 void ServiceProgram::Destroy::operator()(service_lb* skel) const {
@@ -88,10 +108,7 @@ Status ServiceProgram::attach(const std::string& cgroup) {
       bpf_link__destroy(pinned);  // closes this process's reference; the pin keeps the link
       if (same && err != 0) return bpf::libbpfError(what + ": replace the program", err);
       if (same) continue;
-      if (::unlink(pin.c_str()) != 0) {
-        return makeError(Errc::kKernel, what + ": remove the link pinned on another cgroup " + pin +
-                                            ": " + std::strerror(errno));
-      }
+      PODNET_TRY_STATUS(removeLink(pin));  // it is on another cgroup
     }
     bpf_link* link = bpf_program__attach_cgroup(programs[i], dir.get());
     if (link == nullptr) return bpf::libbpfError(what + ": attach", errno);
@@ -103,13 +120,7 @@ Status ServiceProgram::attach(const std::string& cgroup) {
 }
 
 Status ServiceProgram::detach(const std::string& pinDir) {
-  for (const char* hook : kHooks) {
-    std::string pin = linkPin(pinDir, hook);
-    if (::unlink(pin.c_str()) != 0 && errno != ENOENT) {
-      return makeError(Errc::kKernel,
-                       "service program: remove the link " + pin + ": " + std::strerror(errno));
-    }
-  }
+  for (const char* hook : kHooks) PODNET_TRY_STATUS(removeLink(linkPin(pinDir, hook)));
   return okStatus();
 }
 

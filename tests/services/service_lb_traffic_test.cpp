@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <set>
+#include <map>
 #include <thread>
 
 #include "service_fixture.h"
@@ -136,10 +136,11 @@ TEST_F(ServiceTrafficTest, AServiceWithoutBackendsRefusesAtOnce) {
                                                                << " was not refused "
                                                                   "at once";
   }
-  // A backend arrives: the next connection gets through.
+  // Backends arrive: the next call gets through, nothing remembers the refusal.
   startServer(b1_, kB1, 8080, "b1");
-  sync({tcp(80, {{kB1, 8080}}), udp(53, {})});
+  sync({tcp(80, {{kB1, 8080}}), udp(53, {{kB1, 8080}})});
   EXPECT_EQ(serverOf(ask("tcp " + at(kVip, 80))), "b1");
+  EXPECT_EQ(serverOf(ask("udp " + at(kVip, 53))), "b1");
 }
 
 TEST_F(ServiceTrafficTest, DropWhenEmptyDropsInsteadOfRefusing) {
@@ -213,6 +214,24 @@ TEST_F(ServiceTrafficTest, AttachingAgainReplacesTheProgramsAndDetachStopsTransl
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, Errc::kNotFound);
   EXPECT_NE(missing.error().message.find(cgroup_ + "-missing"), std::string::npos);
+}
+
+TEST_F(ServiceTrafficTest, AttachingToAnotherCgroupMovesTheHooks) {
+  startServer(b1_, kB1, 8080, "b1");
+  sync({tcp(80, {{kB1, 8080}})});
+  ASSERT_EQ(serverOf(ask("tcp " + at(kVip, 80))), "b1");
+  std::string other = cgroup_ + "-other";
+  ASSERT_EQ(::mkdir(other.c_str(), 0755), 0) << other;
+  struct RemoveWhenDone {
+    std::string dir;
+    ~RemoveWhenDone() { EXPECT_EQ(::rmdir(dir.c_str()), 0) << dir; }
+  } removeOther{other};
+  auto moved = program_->attach(other);
+  EXPECT_TRUE(moved.ok()) << moved.error().message;
+  // The client's cgroup is no longer translated; the other one is.
+  EXPECT_EQ(ask("tcp " + at(kVip, 80)), "err " + std::to_string(ENETUNREACH));
+  EXPECT_EQ(output("bpftool cgroup show " + other + " | grep -c connect4"), "1\n");
+  EXPECT_EQ(output("bpftool cgroup show " + cgroup_ + " | grep -c connect4"), "0\n");
 }
 
 }  // namespace

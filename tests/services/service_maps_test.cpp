@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <optional>
+#include <set>
 
 #include "bpf/bpffs.h"
 #include "service_lb.h"
