@@ -168,18 +168,24 @@ inline std::string peerOf(int fd) {
 //   tcp IP PORT       connect, read the greeting: "ok <greeting> peer=<getpeername>"
 //   udp IP PORT       sendto from an unconnected socket: "ok <answer> from=<recvfrom's source>"
 //   udpc IP PORT      connect a UDP socket, send: "ok <answer> peer=<getpeername>"
+//   usock IP PORT     like udp, from the one unconnected UDP socket the client keeps
 //   open IP PORT      like tcp, and keep the connection
 //   talk              send "again" on the kept connection: "ok <answer>"
 //   loop IP PORT N    N tcp in a row: "ok <failures> <errno of the last failure or 0>"
 // A failed call answers "err <errno>".
-inline std::string clientCommand(const std::string& line, UniqueFd& kept) {
+struct ClientSockets {  // kept between commands
+  UniqueFd tcp;
+  UniqueFd udp;
+};
+
+inline std::string clientCommand(const std::string& line, ClientSockets& kept) {
   std::istringstream in(line);
   std::string verb, ip;
   int port = 0;
   in >> verb;
   if (verb == "talk") {
-    writeAll(kept.get(), "again\n");
-    auto answer = readLine(kept.get(), 3000);
+    writeAll(kept.tcp.get(), "again\n");
+    auto answer = readLine(kept.tcp.get(), 3000);
     return answer ? "ok " + *answer : "err eof";
   }
   in >> ip >> port;
@@ -191,7 +197,7 @@ inline std::string clientCommand(const std::string& line, UniqueFd& kept) {
     auto greeting = readLine(fd.get(), 3000);
     if (!greeting) return "err nogreeting";
     std::string answer = "ok " + *greeting + " peer=" + peerOf(fd.get());
-    if (verb == "open") kept = std::move(fd);
+    if (verb == "open") kept.tcp = std::move(fd);
     return answer;
   }
   if (verb == "loop") {
@@ -209,8 +215,12 @@ inline std::string clientCommand(const std::string& line, UniqueFd& kept) {
     }
     return "ok " + std::to_string(failures) + " " + std::to_string(last);
   }
-  if (verb == "udp" || verb == "udpc") {
-    UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (verb == "udp" || verb == "udpc" || verb == "usock") {
+    if (verb == "usock" && !kept.udp.valid()) {
+      kept.udp.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    }
+    UniqueFd fresh(verb == "usock" ? -1 : ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    const UniqueFd& fd = verb == "usock" ? kept.udp : fresh;
     sockaddr_in dest = socketAddress(address, to);
     auto* sa = reinterpret_cast<sockaddr*>(&dest);
     if (verb == "udpc") {
@@ -235,7 +245,7 @@ inline std::string clientCommand(const std::string& line, UniqueFd& kept) {
 }
 
 [[noreturn]] inline void runClient(int channel) {
-  UniqueFd kept;
+  ClientSockets kept;
   while (auto line = readLine(channel, -1)) writeAll(channel, clientCommand(*line, kept) + "\n");
   ::_exit(0);
 }

@@ -83,6 +83,25 @@ TEST_F(ServiceTrafficTest, UdpAnswersComeFromTheServiceAddress) {
   EXPECT_EQ(ask("tcp " + at(kVip, 53)), "err " + std::to_string(ENETUNREACH));
 }
 
+TEST_F(ServiceTrafficTest, AUdpSocketsDatagramsMoveToALiveBackendWhenTheirsGoesAway) {
+  startServer(b1_, kB1, 5353, "b1");
+  startServer(b2_, kB2, 5353, "b2");
+  // Refused while the service is empty; the same socket gets through once backends arrive.
+  sync({udp(53, {})});
+  EXPECT_EQ(ask("usock " + at(kVip, 53)), kConnRefused);
+  sync({udp(53, {{kB1, 5353}, {kB2, 5353}})});
+  std::string first = serverOf(ask("usock " + at(kVip, 53)));
+  ASSERT_TRUE(first == "b1" || first == "b2") << first;
+  // One socket's datagrams stay on one backend...
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(serverOf(ask("usock " + at(kVip, 53))), first);
+  // ...until it leaves the service: the next datagram goes to the other, answered as the service.
+  Backend other = first == "b1" ? Backend{kB2, 5353} : Backend{kB1, 5353};
+  sync({udp(53, {other})});
+  std::string moved = ask("usock " + at(kVip, 53));
+  EXPECT_NE(serverOf(moved), first) << moved;
+  EXPECT_NE(moved.find(" from=10.96.0.10:53"), std::string::npos) << moved;
+}
+
 TEST_F(ServiceTrafficTest, ClientIpAffinitySticksToOneBackendAndExpires) {
   startServer(b1_, kB1, 8080, "b1");
   startServer(b2_, kB2, 8080, "b2");
