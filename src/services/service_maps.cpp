@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <set>
 
@@ -195,7 +196,7 @@ Status ServiceMaps::sync(const std::vector<Frontend>& frontends) {
   std::map<Key, const Frontend*> wanted;
   for (const auto& f : frontends) wanted[Key{f.address.value, f.port, f.protocol}] = &f;
 
-  // Removed frontends first (their slots make room), then changed ones, then new ones. Ids freed
+  // Removed frontends first (their slots make room), then changed and new ones. Ids freed
   // now are reused only by a later sync, never by a frontend a program may still be choosing for.
   std::vector<uint32_t> freed;
   Status status = okStatus();
@@ -217,6 +218,7 @@ Status ServiceMaps::sync(const std::vector<Frontend>& frontends) {
                                                  : update(it->first, found->second, *it->second));
   }
   freeIds_.insert(freeIds_.end(), freed.begin(), freed.end());
+  std::sort(freeIds_.begin(), freeIds_.end(), std::greater<>());  // the lowest is taken first
   if (!status.ok()) {
     // Write what the maps hold now into entries_, so that the next sync starts from the truth.
     if (auto restored = restore(); !restored.ok()) return restored;

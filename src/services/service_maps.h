@@ -58,7 +58,7 @@ class ServiceMaps {
 
   UniqueFd frontends_, backends_;
   std::map<Key, Entry> entries_;
-  std::vector<uint32_t> freeIds_;  // below nextId_, not in use
+  std::vector<uint32_t> freeIds_;  // below nextId_, not in use; highest first
   uint32_t nextId_ = 1;
 };
 
