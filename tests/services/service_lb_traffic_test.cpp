@@ -47,6 +47,28 @@ TEST_F(ServiceTrafficTest, TcpToTheServiceReachesTheBackendWhichSeesTheRealClien
   EXPECT_EQ(ask("tcp " + at(kVip, 81)), "err " + std::to_string(ENETUNREACH));
 }
 
+TEST_F(ServiceTrafficTest, TenThousandServicesAreTranslatedLikeOne) {
+  startServer(b1_, kB1, 8080, "b1");
+  startServer(b2_, kB2, 8080, "b2");
+  std::vector<Frontend> many;
+  for (uint32_t i = 0; i < 10000; ++i) {
+    Frontend f = tcp(80, {{kB1, 8080}, {kB2, 8080}});
+    f.address = Ipv4{kVip.value + i};
+    many.push_back(std::move(f));
+  }
+  sync(many);
+  for (uint32_t i : {0u, 4999u, 9999u}) {
+    std::string answer = ask("tcp " + at(Ipv4{kVip.value + i}, 80));
+    EXPECT_EQ(answer.rfind("ok b", 0), 0u) << answer;
+    EXPECT_NE(answer.find(" peer=" + Ipv4{kVip.value + i}.str() + ":80"), std::string::npos)
+        << answer;
+  }
+  // Back to one: the other 9,999 are gone, their addresses no frontend.
+  sync({many[0]});
+  EXPECT_EQ(ask("tcp " + at(Ipv4{kVip.value + 9999}, 80)), "err " + std::to_string(ENETUNREACH));
+  EXPECT_EQ(ask("tcp " + at(kVip, 80)).rfind("ok b", 0), 0u);
+}
+
 TEST_F(ServiceTrafficTest, TwoBackendsBothGetTraffic) {
   startServer(b1_, kB1, 8080, "b1");
   startServer(b2_, kB2, 8080, "b2");
