@@ -22,19 +22,11 @@ constexpr MapLayout kFrontends{PN_MAP_SVC_FRONTENDS, BPF_MAP_TYPE_HASH, sizeof(p
 constexpr MapLayout kBackends{PN_MAP_SVC_BACKENDS, BPF_MAP_TYPE_HASH, sizeof(pn_svc_backend_key),
                               sizeof(pn_svc_backend), PN_SVC_BACKENDS_MAX};
 
-const char* protocolName(Protocol protocol) {
-  switch (protocol) {
-    case Protocol::kTcp:
-      return "TCP";
-    case Protocol::kUdp:
-      return "UDP";
-  }
-  return "?";
-}
-
 std::string describe(Ipv4 address, uint16_t port, Protocol protocol) {
-  std::string proto = protocolName(protocol);
-  if (proto == "?") proto = "protocol " + std::to_string(static_cast<int>(protocol));
+  std::string proto = protocol == Protocol::kTcp ? "TCP"
+                      : protocol == Protocol::kUdp
+                          ? "UDP"
+                          : "protocol " + std::to_string(static_cast<int>(protocol));
   return "frontend " + address.str() + ":" + std::to_string(port) + "/" + proto;
 }
 
@@ -46,6 +38,7 @@ pn_svc_frontend_key rawKey(Ipv4 address, uint16_t port, Protocol protocol) {
   return key;
 }
 
+// A backend as one number, to count them in a map.
 uint64_t order(const Backend& b) {
   return uint64_t{b.address.value} << 16 | b.port;
 }
