@@ -9,6 +9,9 @@
  *                 come from the frontend
  *   getpeername4  getpeername(): the peer is the frontend the socket asked for
  *
+ * and the same four for IPv6 sockets that use a v4-mapped address (connect6, sendmsg6, recvmsg6,
+ * getpeername6).
+ *
  * A frontend with no backend refuses at once (ECONNREFUSED from connect or sendmsg, as
  * kube-proxy's REJECT does), or drops (EPERM) when its flags say so. Maps and the choice of a
  * backend: lib/lb.h; layouts: service_lb.h; design: docs/services-datapath.md.
@@ -16,6 +19,7 @@
 #include <linux/bpf.h>
 #include <linux/errno.h>
 #include <linux/in.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "service_lb.h"
@@ -32,22 +36,27 @@ static __always_inline __u32 pn_spread(__u64 cookie)
 	return (__u32)((cookie * 0x9E3779B97F4A7C15ULL) >> 32);
 }
 
-/* Translates the destination of a connect or sendmsg in `ctx` when it is a frontend. */
-static __always_inline int pn_translate(struct bpf_sock_addr *ctx, __u32 seed)
+/*
+ * The backend for a connect or sendmsg of `ctx` to addr (its port is ctx->user_port): returns
+ * PN_SOCK_REJECT for a frontend without backends (the errno set), else PN_SOCK_ALLOW, with
+ * *backend set and recorded for the socket when addr is a frontend (*translated = 1).
+ */
+static __always_inline int pn_translate(struct bpf_sock_addr *ctx, __u32 addr, __u32 seed,
+					struct pn_svc_backend *backend, int *translated)
 {
 	struct pn_svc_frontend_key key = {
-		.addr = ctx->user_ip4,
+		.addr = addr,
 		.port = (__u16)ctx->user_port,
 		.protocol = (__u8)ctx->protocol,
 	};
 	struct pn_svc_reverse_key rev_key = {};
 	struct pn_svc_reverse_value rev = {};
-	struct pn_svc_backend backend = {};
 
+	*translated = 0;
 	if (key.protocol != IPPROTO_TCP && key.protocol != IPPROTO_UDP)
 		return PN_SOCK_ALLOW;
 
-	switch (pn_lb_choose(&key, bpf_get_netns_cookie(ctx), seed, &backend)) {
+	switch (pn_lb_choose(&key, bpf_get_netns_cookie(ctx), seed, backend)) {
 	case PN_LB_NOT_SERVICE:
 		return PN_SOCK_ALLOW;
 	case PN_LB_EMPTY:
@@ -60,55 +69,141 @@ static __always_inline int pn_translate(struct bpf_sock_addr *ctx, __u32 seed)
 	}
 
 	rev_key.cookie = bpf_get_socket_cookie(ctx);
-	rev_key.addr = backend.addr;
-	rev_key.port = backend.port;
+	rev_key.addr = backend->addr;
+	rev_key.port = backend->port;
 	rev.addr = key.addr;
 	rev.port = key.port;
 	bpf_map_update_elem(&pn_svc_reverse, &rev_key, &rev, BPF_ANY);
-
-	ctx->user_ip4 = backend.addr;
-	ctx->user_port = backend.port;
+	*translated = 1;
 	return PN_SOCK_ALLOW;
 }
 
-/* Shows the frontend instead of the backend a translated socket talks to. */
-static __always_inline void pn_translate_back(struct bpf_sock_addr *ctx)
+/* The frontend a translated socket asked for, given the backend addr (port: ctx->user_port) it
+ * talks to; NULL when the socket was not translated to it. */
+static __always_inline struct pn_svc_reverse_value *pn_frontend_of(struct bpf_sock_addr *ctx,
+								   __u32 addr)
 {
 	struct pn_svc_reverse_key key = {
 		.cookie = bpf_get_socket_cookie(ctx),
-		.addr = ctx->user_ip4,
+		.addr = addr,
 		.port = (__u16)ctx->user_port,
 	};
-	struct pn_svc_reverse_value *rev = bpf_map_lookup_elem(&pn_svc_reverse, &key);
 
-	if (!rev)
-		return;
-	ctx->user_ip4 = rev->addr;
-	ctx->user_port = rev->port;
+	return bpf_map_lookup_elem(&pn_svc_reverse, &key);
+}
+
+/* IPv4 sockets. */
+
+static __always_inline int pn_translate4(struct bpf_sock_addr *ctx, __u32 seed)
+{
+	struct pn_svc_backend backend = {};
+	int translated;
+	int verdict = pn_translate(ctx, ctx->user_ip4, seed, &backend, &translated);
+
+	if (translated) {
+		ctx->user_ip4 = backend.addr;
+		ctx->user_port = backend.port;
+	}
+	return verdict;
+}
+
+static __always_inline int pn_translate_back4(struct bpf_sock_addr *ctx)
+{
+	struct pn_svc_reverse_value *rev = pn_frontend_of(ctx, ctx->user_ip4);
+
+	if (rev) {
+		ctx->user_ip4 = rev->addr;
+		ctx->user_port = rev->port;
+	}
+	return PN_SOCK_ALLOW;
 }
 
 SEC("cgroup/connect4")
 int svc_connect4(struct bpf_sock_addr *ctx)
 {
-	return pn_translate(ctx, bpf_get_prandom_u32());
+	return pn_translate4(ctx, bpf_get_prandom_u32());
 }
 
 SEC("cgroup/sendmsg4")
 int svc_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return pn_translate(ctx, pn_spread(bpf_get_socket_cookie(ctx)));
+	return pn_translate4(ctx, pn_spread(bpf_get_socket_cookie(ctx)));
 }
 
 SEC("cgroup/recvmsg4")
 int svc_recvmsg4(struct bpf_sock_addr *ctx)
 {
-	pn_translate_back(ctx);
-	return PN_SOCK_ALLOW;
+	return pn_translate_back4(ctx);
 }
 
 SEC("cgroup/getpeername4")
 int svc_getpeername4(struct bpf_sock_addr *ctx)
 {
-	pn_translate_back(ctx);
+	return pn_translate_back4(ctx);
+}
+
+/*
+ * IPv6 sockets that talk IPv4 through a v4-mapped address (::ffff:a.b.c.d), as Java and other
+ * runtimes do by default: the same translation on the address's last 32 bits. Other IPv6
+ * destinations are left alone (services are IPv4 only).
+ */
+
+static __always_inline int pn_v4_mapped(const struct bpf_sock_addr *ctx)
+{
+	return ctx->user_ip6[0] == 0 && ctx->user_ip6[1] == 0 &&
+	       ctx->user_ip6[2] == bpf_htonl(0x0000ffff);
+}
+
+static __always_inline int pn_translate6(struct bpf_sock_addr *ctx, __u32 seed)
+{
+	struct pn_svc_backend backend = {};
+	int translated;
+	int verdict;
+
+	if (!pn_v4_mapped(ctx))
+		return PN_SOCK_ALLOW;
+	verdict = pn_translate(ctx, ctx->user_ip6[3], seed, &backend, &translated);
+	if (translated) {
+		ctx->user_ip6[3] = backend.addr;
+		ctx->user_port = backend.port;
+	}
+	return verdict;
+}
+
+static __always_inline int pn_translate_back6(struct bpf_sock_addr *ctx)
+{
+	struct pn_svc_reverse_value *rev;
+
+	if (!pn_v4_mapped(ctx))
+		return PN_SOCK_ALLOW;
+	rev = pn_frontend_of(ctx, ctx->user_ip6[3]);
+	if (rev) {
+		ctx->user_ip6[3] = rev->addr;
+		ctx->user_port = rev->port;
+	}
 	return PN_SOCK_ALLOW;
+}
+
+SEC("cgroup/connect6")
+int svc_connect6(struct bpf_sock_addr *ctx)
+{
+	return pn_translate6(ctx, bpf_get_prandom_u32());
+}
+
+SEC("cgroup/sendmsg6")
+int svc_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return pn_translate6(ctx, pn_spread(bpf_get_socket_cookie(ctx)));
+}
+
+SEC("cgroup/recvmsg6")
+int svc_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	return pn_translate_back6(ctx);
+}
+
+SEC("cgroup/getpeername6")
+int svc_getpeername6(struct bpf_sock_addr *ctx)
+{
+	return pn_translate_back6(ctx);
 }

@@ -17,7 +17,8 @@
 namespace podnet::services {
 namespace {
 
-constexpr std::array<const char*, 4> kHooks = {"connect4", "sendmsg4", "recvmsg4", "getpeername4"};
+constexpr std::array<const char*, 8> kHooks = {"connect4", "sendmsg4", "recvmsg4", "getpeername4",
+                                               "connect6", "sendmsg6", "recvmsg6", "getpeername6"};
 
 std::string linkPin(const std::string& pinDir, const char* hook) {
   return pinDir + "/pn_svc_link_" + hook;
@@ -96,9 +97,10 @@ Status ServiceProgram::attach(const std::string& cgroup) {
     return makeError(Errc::kKernel,
                      "service program: cgroup " + cgroup + ": stat: " + std::strerror(errno));
   }
-  const std::array<bpf_program*, 4> programs = {
-      skel_->progs.svc_connect4, skel_->progs.svc_sendmsg4, skel_->progs.svc_recvmsg4,
-      skel_->progs.svc_getpeername4};
+  const std::array<bpf_program*, kHooks.size()> programs = {
+      skel_->progs.svc_connect4,     skel_->progs.svc_sendmsg4,    skel_->progs.svc_recvmsg4,
+      skel_->progs.svc_getpeername4, skel_->progs.svc_connect6,    skel_->progs.svc_sendmsg6,
+      skel_->progs.svc_recvmsg6,     skel_->progs.svc_getpeername6};
   for (size_t i = 0; i < kHooks.size(); ++i) {
     std::string what = "service program: " + std::string(kHooks[i]) + " on cgroup " + cgroup;
     std::string pin = linkPin(pinDir_, kHooks[i]);

@@ -16,7 +16,7 @@ namespace podnet::services {
 class ServiceProgram {
  public:
   // Opens the embedded object, reuses maps pinned under pinDir (or creates and pins them) and
-  // loads the four programs. Errc::kInvalidArgument when pinDir is not on a BPF filesystem;
+  // loads the programs. Errc::kInvalidArgument when pinDir is not on a BPF filesystem;
   // Errc::kKernel with libbpf's reason (the verifier's last lines, or which pinned map has
   // another shape) when the kernel refuses.
   static Result<ServiceProgram> load(const std::string& pinDir = bpf::kDefaultPinDir);
@@ -27,8 +27,9 @@ class ServiceProgram {
   ServiceProgram& operator=(const ServiceProgram&) = delete;
   ~ServiceProgram();  // attached programs stay (the pinned links hold them), pinned maps stay
 
-  // Attaches connect4, sendmsg4, recvmsg4 and getpeername4 to the cgroup v2 directory `cgroup`
-  // (every process below it is translated) through links pinned as <pinDir>/pn_svc_link_<hook>.
+  // Attaches connect4, sendmsg4, recvmsg4 and getpeername4, and their IPv6 twins (for v4-mapped
+  // addresses), to the cgroup v2 directory `cgroup` (every process below it is translated)
+  // through links pinned as <pinDir>/pn_svc_link_<hook>.
   // A pinned link already on that cgroup gets this load's program, atomically (an agent restart
   // never leaves a socket call untranslated); one on another cgroup is replaced. Errc::kNotFound
   // naming the cgroup when it does not exist; Errc::kKernel naming the hook otherwise.

@@ -157,11 +157,51 @@ inline int connectTcp(Ipv4 ip, uint16_t port, UniqueFd& out) {
   return 0;
 }
 
+inline std::string str(const sockaddr_in6& sa) {
+  char text[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET6, &sa.sin6_addr, text, sizeof(text));
+  return "[" + std::string(text) + "]:" + std::to_string(ntohs(sa.sin6_port));
+}
+
+inline std::string str(const sockaddr_storage& sa) {
+  if (sa.ss_family == AF_INET6) return str(reinterpret_cast<const sockaddr_in6&>(sa));
+  return str(reinterpret_cast<const sockaddr_in&>(sa));
+}
+
 inline std::string peerOf(int fd) {
-  sockaddr_in peer{};
+  sockaddr_storage peer{};
   socklen_t len = sizeof(peer);
   if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) return "none";
   return str(peer);
+}
+
+// One exchange from an IPv6 socket with ::ffff:ip, port; the answer as clientCommand gives it.
+inline std::string exchangeV4Mapped(bool tcp, const std::string& ip, uint16_t port) {
+  sockaddr_in6 to{};
+  to.sin6_family = AF_INET6;
+  to.sin6_port = htons(port);
+  if (::inet_pton(AF_INET6, ("::ffff:" + ip).c_str(), &to.sin6_addr) != 1) return "err address";
+  UniqueFd fd(::socket(AF_INET6, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0));
+  timeval wait{3, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof(wait));
+  auto* sa = reinterpret_cast<sockaddr*>(&to);
+  if (tcp) {
+    if (::connect(fd.get(), sa, sizeof(to)) != 0) return "err " + std::to_string(errno);
+    auto greeting = readLine(fd.get(), 3000);
+    if (!greeting) return "err nogreeting";
+    return "ok " + *greeting + " peer=" + peerOf(fd.get());
+  }
+  if (::sendto(fd.get(), "hi", 2, 0, sa, sizeof(to)) != 2) return "err " + std::to_string(errno);
+  pollfd p{fd.get(), POLLIN, 0};
+  if (::poll(&p, 1, 3000) != 1) return "err timeout";
+  char buf[512];
+  sockaddr_storage from{};
+  socklen_t len = sizeof(from);
+  ssize_t n = ::recvfrom(fd.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len);
+  if (n <= 0) return "err " + std::to_string(errno);
+  std::string answer(buf, static_cast<size_t>(n));
+  if (!answer.empty() && answer.back() == '\n') answer.pop_back();
+  return "ok " + answer + " from=" + str(from);
 }
 
 // One command of the client process; the answer line starts with "ok " or "err ".
@@ -169,6 +209,8 @@ inline std::string peerOf(int fd) {
 //   udp IP PORT       sendto from an unconnected socket: "ok <answer> from=<recvfrom's source>"
 //   udpc IP PORT      connect a UDP socket, send: "ok <answer> peer=<getpeername>"
 //   usock IP PORT     like udp, from the one unconnected UDP socket the client keeps
+//   tcp6, udp6 IP PORT  tcp and udp from an IPv6 socket to the v4-mapped ::ffff:IP; addresses
+//                     shown as [::ffff:a.b.c.d]:port
 //   open IP PORT      like tcp, and keep the connection
 //   talk              send "again" on the kept connection: "ok <answer>"
 //   loop IP PORT N    N tcp in a row: "ok <failures> <errno of the last failure or 0>"
@@ -191,6 +233,7 @@ inline std::string clientCommand(const std::string& line, ClientSockets& kept) {
   in >> ip >> port;
   Ipv4 address = *Ipv4::parse(ip);
   auto to = static_cast<uint16_t>(port);
+  if (verb == "tcp6" || verb == "udp6") return exchangeV4Mapped(verb == "tcp6", ip, to);
   if (verb == "tcp" || verb == "open") {
     UniqueFd fd;
     if (int err = connectTcp(address, to, fd); err != 0) return "err " + std::to_string(err);

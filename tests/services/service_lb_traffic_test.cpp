@@ -124,6 +124,19 @@ TEST_F(ServiceTrafficTest, AUdpSocketsDatagramsMoveToALiveBackendWhenTheirsGoesA
   EXPECT_NE(moved.find(" from=10.96.0.10:53"), std::string::npos) << moved;
 }
 
+TEST_F(ServiceTrafficTest, AnIpv6SocketReachesTheServiceThroughItsV4MappedAddress) {
+  startServer(b1_, kB1, 8080, "b1");
+  startServer(b1_, kB1, 5353, "dns");
+  sync({tcp(80, {{kB1, 8080}}), udp(53, {{kB1, 5353}}), tcp(81, {})});
+  std::string stream = ask("tcp6 " + at(kVip, 80));
+  ASSERT_EQ(stream.rfind("ok b1 seen 10.210.1.1:", 0), 0u) << stream;
+  EXPECT_NE(stream.find(" peer=[::ffff:10.96.0.10]:80"), std::string::npos) << stream;
+  std::string datagram = ask("udp6 " + at(kVip, 53));
+  ASSERT_EQ(datagram.rfind("ok dns seen 10.210.1.1:", 0), 0u) << datagram;
+  EXPECT_NE(datagram.find(" from=[::ffff:10.96.0.10]:53"), std::string::npos) << datagram;
+  EXPECT_EQ(ask("tcp6 " + at(kVip, 81)), kConnRefused);
+}
+
 TEST_F(ServiceTrafficTest, ClientIpAffinitySticksToOneBackendAndExpires) {
   startServer(b1_, kB1, 8080, "b1");
   startServer(b2_, kB2, 8080, "b2");
