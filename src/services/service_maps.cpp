@@ -4,12 +4,14 @@
 #include <bpf/bpf.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <set>
 
 #include "bpf/pinned_map.h"
 #include "service_lb.h"
+#include "services/service_program.h"
 
 namespace podnet::services {
 namespace {
@@ -131,6 +133,14 @@ Status validate(const std::vector<Frontend>& frontends) {
 }  // namespace
 
 Result<ServiceMaps> ServiceMaps::open(const std::string& pinDir) {
+  for (const MapLayout* layout : {&kFrontends, &kBackends}) {
+    if (!std::filesystem::exists(pinDir + "/" + layout->name)) {
+      // Loading the program object (not attaching it) creates and pins every map missing, with
+      // the program's own definitions.
+      PODNET_TRY(ServiceProgram::load(pinDir));
+      break;
+    }
+  }
   ServiceMaps maps;
   maps.frontends_ = PODNET_TRY(bpf::openPinnedMap(pinDir, kFrontends, "service program"));
   maps.backends_ = PODNET_TRY(bpf::openPinnedMap(pinDir, kBackends, "service program"));

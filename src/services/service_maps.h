@@ -18,10 +18,12 @@ namespace podnet::services {
 
 class ServiceMaps {
  public:
-  // Opens the maps pinned under pinDir (ServiceProgram::load pins them) and reads what they hold,
-  // so that a restarted agent's first sync writes only the difference. Errc::kNotFound naming
-  // the pin when one is missing; Errc::kIncompatibleVersion naming the pin, what differs and
-  // what to do when a pinned map has another layout (another podnet version's).
+  // Opens the maps pinned under pinDir, creating and pinning them first when they are not there
+  // (by loading the service program, which ServiceProgram::load does as well), and reads what
+  // they hold, so that a restarted agent's first sync writes only the difference. Errc::kKernel
+  // or kInvalidArgument from ServiceProgram::load when they cannot be created;
+  // Errc::kIncompatibleVersion naming the pin, what differs and what to do when a pinned map has
+  // another layout (another podnet version's).
   static Result<ServiceMaps> open(const std::string& pinDir);
 
   // Makes the maps hold exactly `frontends`. A frontend is (address, port, protocol): one listed

@@ -195,6 +195,30 @@ TEST_F(ServiceMapsTest, AReopenReadsWhatTheMapsHoldAndSweepsStraySlots) {
   EXPECT_EQ(serviceIds(), (std::set<uint32_t>{1, 2}));
 }
 
+TEST_F(ServiceMapsTest, OpeningWithoutAProgramCreatesThePinsTheProgramThenUses) {
+  std::string fresh = tmp_.path() + "/fresh";
+  ASSERT_TRUE(bpf::ensureBpffs(fresh).ok());
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{fresh};
+  auto maps = ServiceMaps::open(fresh);
+  ASSERT_TRUE(maps.ok()) << maps.error().message;
+  ASSERT_TRUE(maps->sync({frontend(80, Protocol::kTcp, {kA})}).ok());
+  // A program loaded later finds the frontend in the maps it pins by name.
+  auto program = ServiceProgram::load(fresh);
+  ASSERT_TRUE(program.ok()) << program.error().message;
+  auto reopened = ServiceMaps::open(fresh);
+  ASSERT_TRUE(reopened.ok()) << reopened.error().message;
+  EXPECT_EQ(*reopened->frontends(), (std::vector<Frontend>{frontend(80, Protocol::kTcp, {kA})}));
+
+  auto notBpffs = ServiceMaps::open(tmp_.path());
+  ASSERT_FALSE(notBpffs.ok());
+  EXPECT_NE(notBpffs.error().message.find(tmp_.path() + " is not on a BPF filesystem"),
+            std::string::npos)
+      << notBpffs.error().message;
+}
+
 TEST_F(ServiceMapsTest, APinnedMapOfAnotherLayoutIsRefusedNamingIt) {
   std::string path = pinDir_ + "/" + PN_MAP_SVC_BACKENDS;
   ASSERT_EQ(::unlink(path.c_str()), 0);
