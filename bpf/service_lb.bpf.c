@@ -4,7 +4,8 @@
  * ever carries the frontend address and nothing has to be translated back on the wire.
  *
  *   connect4      connect() of TCP and UDP sockets: the destination becomes the backend
- *   sendmsg4      sendto()/sendmsg() of unconnected UDP sockets: likewise, per datagram
+ *   sendmsg4      sendto()/sendmsg() of unconnected UDP sockets: likewise, per datagram; a
+ *                 socket's datagrams to a frontend stay on one backend while it is in the service
  *   recvmsg4      recvfrom()/recvmsg() of UDP sockets: an answer from the backend appears to
  *                 come from the frontend
  *   getpeername4  getpeername(): the peer is the frontend the socket asked for
@@ -30,18 +31,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define PN_SOCK_ALLOW 1
 #define PN_SOCK_REJECT 0
 
-/* A socket's datagrams stay on one backend while the backend list is unchanged. */
-static __always_inline __u32 pn_spread(__u64 cookie)
-{
-	return (__u32)((cookie * 0x9E3779B97F4A7C15ULL) >> 32);
-}
-
 /*
- * The backend for a connect or sendmsg of `ctx` to addr (its port is ctx->user_port): returns
+ * The backend for a connect or sendmsg of `ctx` to addr (its port is ctx->user_port); `sock`: the
+ * socket's cookie when its choice sticks to the socket (sendmsg), else 0. Returns
  * PN_SOCK_REJECT for a frontend without backends (the errno set), else PN_SOCK_ALLOW, with
  * *backend set and recorded for the socket when addr is a frontend (*translated = 1).
  */
-static __always_inline int pn_translate(struct bpf_sock_addr *ctx, __u32 addr, __u32 seed,
+static __always_inline int pn_translate(struct bpf_sock_addr *ctx, __u32 addr, __u64 sock,
 					struct pn_svc_backend *backend, int *translated)
 {
 	struct pn_svc_frontend_key key = {
@@ -56,7 +52,8 @@ static __always_inline int pn_translate(struct bpf_sock_addr *ctx, __u32 addr, _
 	if (key.protocol != IPPROTO_TCP && key.protocol != IPPROTO_UDP)
 		return PN_SOCK_ALLOW;
 
-	switch (pn_lb_choose(&key, bpf_get_netns_cookie(ctx), seed, backend)) {
+	switch (pn_lb_choose(&key, bpf_get_netns_cookie(ctx), sock, bpf_get_prandom_u32(),
+			     backend)) {
 	case PN_LB_NOT_SERVICE:
 		return PN_SOCK_ALLOW;
 	case PN_LB_EMPTY:
@@ -94,11 +91,11 @@ static __always_inline struct pn_svc_reverse_value *pn_frontend_of(struct bpf_so
 
 /* IPv4 sockets. */
 
-static __always_inline int pn_translate4(struct bpf_sock_addr *ctx, __u32 seed)
+static __always_inline int pn_translate4(struct bpf_sock_addr *ctx, __u64 sock)
 {
 	struct pn_svc_backend backend = {};
 	int translated;
-	int verdict = pn_translate(ctx, ctx->user_ip4, seed, &backend, &translated);
+	int verdict = pn_translate(ctx, ctx->user_ip4, sock, &backend, &translated);
 
 	if (translated) {
 		ctx->user_ip4 = backend.addr;
@@ -121,13 +118,13 @@ static __always_inline int pn_translate_back4(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect4")
 int svc_connect4(struct bpf_sock_addr *ctx)
 {
-	return pn_translate4(ctx, bpf_get_prandom_u32());
+	return pn_translate4(ctx, 0);
 }
 
 SEC("cgroup/sendmsg4")
 int svc_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return pn_translate4(ctx, pn_spread(bpf_get_socket_cookie(ctx)));
+	return pn_translate4(ctx, bpf_get_socket_cookie(ctx));
 }
 
 SEC("cgroup/recvmsg4")
@@ -154,7 +151,7 @@ static __always_inline int pn_v4_mapped(const struct bpf_sock_addr *ctx)
 	       ctx->user_ip6[2] == bpf_htonl(0x0000ffff);
 }
 
-static __always_inline int pn_translate6(struct bpf_sock_addr *ctx, __u32 seed)
+static __always_inline int pn_translate6(struct bpf_sock_addr *ctx, __u64 sock)
 {
 	struct pn_svc_backend backend = {};
 	int translated;
@@ -162,7 +159,7 @@ static __always_inline int pn_translate6(struct bpf_sock_addr *ctx, __u32 seed)
 
 	if (!pn_v4_mapped(ctx))
 		return PN_SOCK_ALLOW;
-	verdict = pn_translate(ctx, ctx->user_ip6[3], seed, &backend, &translated);
+	verdict = pn_translate(ctx, ctx->user_ip6[3], sock, &backend, &translated);
 	if (translated) {
 		ctx->user_ip6[3] = backend.addr;
 		ctx->user_port = backend.port;
@@ -187,13 +184,13 @@ static __always_inline int pn_translate_back6(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect6")
 int svc_connect6(struct bpf_sock_addr *ctx)
 {
-	return pn_translate6(ctx, bpf_get_prandom_u32());
+	return pn_translate6(ctx, 0);
 }
 
 SEC("cgroup/sendmsg6")
 int svc_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return pn_translate6(ctx, pn_spread(bpf_get_socket_cookie(ctx)));
+	return pn_translate6(ctx, bpf_get_socket_cookie(ctx));
 }
 
 SEC("cgroup/recvmsg6")

@@ -79,15 +79,27 @@ struct pn_svc_backend {
 PN_SVC_STATIC_ASSERT(sizeof(struct pn_svc_backend) == 8, "pn_svc_backend layout");
 
 /*
- * ---- pn_svc_affinity: LRU hash, (client, service id) -> backend chosen, last use. ----
- * client is the client socket's network namespace cookie: at connect time the client's address
- * is not chosen yet, and a pod is one network namespace (one address). An entry older than the
- * frontend's affinity_timeout_s, or whose slot no longer holds its backend, chooses again.
+ * ---- pn_svc_affinity: LRU hash, (client, service id, kind) -> backend chosen, last use. ----
+ * Two kinds of entries:
+ * - PN_SVC_AFFINITY_CLIENT, sessionAffinity ClientIP: client is the client socket's network
+ *   namespace cookie. At connect time the client's address is not chosen yet, and a pod is one
+ *   network namespace (one address). An entry older than the frontend's affinity_timeout_s
+ *   chooses again.
+ * - PN_SVC_AFFINITY_SOCKET, an unconnected UDP socket's flow: client is the socket cookie. Its
+ *   datagrams to a frontend stay on one backend while it is in the service, as conntrack keeps a
+ *   UDP flow on its backend under kube-proxy; no timeout (the LRU evicts).
+ * Either way, an entry whose slot no longer holds its backend (it left the service) chooses again.
  */
+enum pn_svc_affinity_kind {
+	PN_SVC_AFFINITY_CLIENT = 0,
+	PN_SVC_AFFINITY_SOCKET = 1,
+	PN_SVC_AFFINITY__MAX = 2,
+};
+
 struct pn_svc_affinity_key {
-	__u64 client; /* bpf_get_netns_cookie */
+	__u64 client; /* bpf_get_netns_cookie (CLIENT) or bpf_get_socket_cookie (SOCKET) */
 	__u32 service_id;
-	__u32 pad; /* 0 */
+	__u32 kind; /* enum pn_svc_affinity_kind */
 };
 PN_SVC_STATIC_ASSERT(sizeof(struct pn_svc_affinity_key) == 16, "pn_svc_affinity_key layout");
 

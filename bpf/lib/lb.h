@@ -60,16 +60,17 @@ static __always_inline struct pn_svc_backend *pn_lb_slot(__u32 id, __u32 slot)
 	return bpf_map_lookup_elem(&pn_svc_backends, &key);
 }
 
-/* The backend a client's affinity entry still names, NULL when there is none, it expired or its
- * slot holds another backend now (the backend left the service). Refreshes its last use. */
+/* The backend the affinity entry `key` still names: none when there is no entry, it is older
+ * than timeout_ns (0: never too old) or its slot holds another backend now (the backend left the
+ * service). Refreshes its last use. */
 static __always_inline int pn_lb_affine(const struct pn_svc_frontend_value *fe,
 					 const struct pn_svc_affinity_key *key, __u64 now,
-					 struct pn_svc_backend *backend)
+					 __u64 timeout_ns, struct pn_svc_backend *backend)
 {
 	struct pn_svc_affinity_value *aff = bpf_map_lookup_elem(&pn_svc_affinity, key);
 	struct pn_svc_backend *in_slot;
 
-	if (!aff || now - aff->last_used_ns >= (__u64)fe->affinity_timeout_s * 1000000000ULL)
+	if (!aff || (timeout_ns && now - aff->last_used_ns >= timeout_ns))
 		return 0;
 	if (aff->slot >= fe->backend_count)
 		return 0;
@@ -84,12 +85,14 @@ static __always_inline int pn_lb_affine(const struct pn_svc_frontend_value *fe,
 }
 
 /*
- * Chooses the backend of frontend `key` for a client (`client`: its netns cookie, for affinity).
- * `seed` picks the slot when no affinity entry decides. A slot found empty means user space
- * shrank the list after the entry was read: the entry is read once more.
+ * Chooses the backend of frontend `key`. `client` is the client's netns cookie (sessionAffinity
+ * ClientIP); `sock` is the socket's cookie when its choice should stick to the socket (an
+ * unconnected UDP socket's datagrams), else 0; `seed` picks the slot when no affinity decides.
+ * A slot found empty means user space shrank the list after the entry was read: the entry is
+ * read once more.
  */
 static __always_inline enum pn_lb_result pn_lb_choose(const struct pn_svc_frontend_key *key,
-						      __u64 client, __u32 seed,
+						      __u64 client, __u64 sock, __u32 seed,
 						      struct pn_svc_backend *backend)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -97,6 +100,7 @@ static __always_inline enum pn_lb_result pn_lb_choose(const struct pn_svc_fronte
 		struct pn_svc_affinity_key aff_key = {};
 		struct pn_svc_affinity_value aff = {};
 		struct pn_svc_backend *chosen;
+		__u64 timeout_ns;
 		__u64 now;
 		__u32 slot;
 
@@ -106,9 +110,16 @@ static __always_inline enum pn_lb_result pn_lb_choose(const struct pn_svc_fronte
 			return (fe->flags & PN_SVC_DROP_WHEN_EMPTY) ? PN_LB_EMPTY_DROP : PN_LB_EMPTY;
 
 		now = bpf_ktime_get_ns();
-		aff_key.client = client;
+		timeout_ns = (__u64)fe->affinity_timeout_s * 1000000000ULL;
 		aff_key.service_id = fe->service_id;
-		if (fe->affinity_timeout_s && pn_lb_affine(fe, &aff_key, now, backend))
+		if (timeout_ns) {
+			aff_key.client = client;
+			aff_key.kind = PN_SVC_AFFINITY_CLIENT;
+		} else if (sock) {
+			aff_key.client = sock;
+			aff_key.kind = PN_SVC_AFFINITY_SOCKET;
+		}
+		if (aff_key.client && pn_lb_affine(fe, &aff_key, now, timeout_ns, backend))
 			return PN_LB_BACKEND;
 
 		slot = seed % fe->backend_count;
@@ -116,7 +127,7 @@ static __always_inline enum pn_lb_result pn_lb_choose(const struct pn_svc_fronte
 		if (!chosen)
 			continue;
 		*backend = *chosen;
-		if (fe->affinity_timeout_s) {
+		if (aff_key.client) {
 			aff.last_used_ns = now;
 			aff.addr = chosen->addr;
 			aff.port = chosen->port;

@@ -105,7 +105,7 @@ TEST_F(ServiceTrafficTest, UdpAnswersComeFromTheServiceAddress) {
   EXPECT_EQ(ask("tcp " + at(kVip, 53)), "err " + std::to_string(ENETUNREACH));
 }
 
-TEST_F(ServiceTrafficTest, AUdpSocketsDatagramsMoveToALiveBackendWhenTheirsGoesAway) {
+TEST_F(ServiceTrafficTest, AUdpSocketStaysOnItsBackendAndMovesWhenItGoesAway) {
   startServer(b1_, kB1, 5353, "b1");
   startServer(b2_, kB2, 5353, "b2");
   // Refused while the service is empty; the same socket gets through once backends arrive.
@@ -114,10 +114,16 @@ TEST_F(ServiceTrafficTest, AUdpSocketsDatagramsMoveToALiveBackendWhenTheirsGoesA
   sync({udp(53, {{kB1, 5353}, {kB2, 5353}})});
   std::string first = serverOf(ask("usock " + at(kVip, 53)));
   ASSERT_TRUE(first == "b1" || first == "b2") << first;
-  // One socket's datagrams stay on one backend...
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(serverOf(ask("usock " + at(kVip, 53))), first);
-  // ...until it leaves the service: the next datagram goes to the other, answered as the service.
+  // One socket's datagrams stay on one backend, also while others join the service...
+  Backend mine = first == "b1" ? Backend{kB1, 5353} : Backend{kB2, 5353};
   Backend other = first == "b1" ? Backend{kB2, 5353} : Backend{kB1, 5353};
+  for (int i = 0; i < 10; ++i) {
+    std::vector<Backend> list = {other, mine};
+    for (uint16_t extra = 0; extra < i; ++extra) list.push_back({kB2, uint16_t(6000 + extra)});
+    sync({udp(53, list)});
+    EXPECT_EQ(serverOf(ask("usock " + at(kVip, 53))), first) << i;
+  }
+  // ...until it leaves the service: the next datagram goes to the other, answered as the service.
   sync({udp(53, {other})});
   std::string moved = ask("usock " + at(kVip, 53));
   EXPECT_NE(serverOf(moved), first) << moved;
