@@ -6,7 +6,8 @@
 //   - servers (startServer), each answering every TCP connection and every UDP datagram on its
 //     address and port with "<name> seen <client address>:<port>", and every line a TCP client
 //     sends afterwards with "<name> <line>".
-// Every process is forked from the single-threaded test process and killed by its pid in TearDown.
+// Every process is forked from the single-threaded test process and killed by its pid in TearDown
+// (or by the kernel when the test process dies first).
 //
 //   client 10.210.1.1 (c1) <-> b1 10.210.1.2      client 10.210.2.1 (c2) <-> b2 10.210.2.2
 //
@@ -21,6 +22,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -370,6 +372,7 @@ class ServiceFixture : public podnet::testing::NetnsFixture {
     EXPECT_TRUE(netns.valid()) << ns;
     pid_t pid = ::fork();
     if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // gone with the test, even when it crashes
       if (inCgroup) {
         std::ofstream procs(cgroup_ + "/cgroup.procs");
         procs << ::getpid() << std::flush;
