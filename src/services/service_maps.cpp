@@ -177,6 +177,18 @@ Result<std::map<ServiceMaps::Key, ServiceMaps::Entry>> ServiceMaps::read() const
 
 Status ServiceMaps::restore() {
   entries_ = PODNET_TRY(read());
+  std::set<uint32_t> used;
+  for (const auto& [key, entry] : entries_) used.insert(entry.serviceId);
+  nextId_ = used.empty() ? 1 : *used.rbegin() + 1;
+  freeIds_.clear();
+  for (uint32_t id = nextId_ - 1; id >= 1; --id) {
+    if (!used.contains(id)) freeIds_.push_back(id);
+  }
+  sweep_ = true;
+  return okStatus();
+}
+
+Status ServiceMaps::sweepStraySlots() {
   std::map<uint32_t, size_t> used;  // service id -> slots in use
   for (const auto& [key, entry] : entries_) used[entry.serviceId] = entry.slots.size();
   auto slots = PODNET_TRY(bpf::mapKeys<pn_svc_backend_key>(backends_.get(), PN_MAP_SVC_BACKENDS));
@@ -186,16 +198,13 @@ Status ServiceMaps::restore() {
       PODNET_TRY_STATUS(deleteSlot(slot.service_id, slot.slot));
     }
   }
-  nextId_ = used.empty() ? 1 : used.rbegin()->first + 1;
-  freeIds_.clear();
-  for (uint32_t id = nextId_ - 1; id >= 1; --id) {
-    if (!used.contains(id)) freeIds_.push_back(id);
-  }
+  sweep_ = false;
   return okStatus();
 }
 
 Status ServiceMaps::sync(const std::vector<Frontend>& frontends) {
   PODNET_TRY_STATUS(validate(frontends));
+  if (sweep_) PODNET_TRY_STATUS(sweepStraySlots());
   std::map<Key, const Frontend*> wanted;
   for (const auto& f : frontends) wanted[Key{f.address.value, f.port, f.protocol}] = &f;
 

@@ -20,7 +20,9 @@ class ServiceMaps {
  public:
   // Opens the maps pinned under pinDir, creating and pinning them first when they are not there
   // (by loading the service program, which ServiceProgram::load does as well), and reads what
-  // they hold, so that a restarted agent's first sync writes only the difference. Errc::kKernel
+  // they hold, so that a restarted agent's first sync writes only the difference (and deletes
+  // slots no frontend uses, left by an interrupted sync; open itself writes nothing, so a reader
+  // may open the maps while the agent writes them). Errc::kKernel
   // or kInvalidArgument from ServiceProgram::load when they cannot be created;
   // Errc::kIncompatibleVersion naming the pin, what differs and what to do when a pinned map has
   // another layout (another podnet version's).
@@ -48,9 +50,10 @@ class ServiceMaps {
 
   ServiceMaps() = default;
   Result<std::map<Key, Entry>> read() const;
-  // Reads the maps into entries_ and deletes slots no frontend uses (left by an interrupted
-  // sync); recomputes the free service ids.
+  // Reads the maps into entries_, recomputes the free service ids, and has the next sync sweep.
   Status restore();
+  // Deletes slots no frontend of entries_ uses.
+  Status sweepStraySlots();
   Status add(const Key& key, const Frontend& frontend);
   Status update(const Key& key, Entry& entry, const Frontend& frontend);
   Status remove(const Key& key, const Entry& entry);
@@ -62,6 +65,7 @@ class ServiceMaps {
   std::map<Key, Entry> entries_;
   std::vector<uint32_t> freeIds_;  // below nextId_, not in use; highest first
   uint32_t nextId_ = 1;
+  bool sweep_ = false;  // the next sync deletes stray slots first
 };
 
 }  // namespace podnet::services

@@ -183,13 +183,14 @@ TEST_F(ServiceMapsTest, AReopenReadsWhatTheMapsHoldAndSweepsStraySlots) {
   pn_svc_backend value{htonl(kD.address.value), htons(kD.port), 0};
   ASSERT_EQ(bpf_map_update_elem(fd.get(), &stray, &value, BPF_ANY), 0);
 
-  maps_.emplace(openMaps());  // an agent restart
+  maps_.emplace(openMaps());  // an agent restart; opening writes nothing
   EXPECT_EQ(held(), (std::vector<Frontend>{frontend(80, Protocol::kTcp, {kA, kB})}));
-  EXPECT_EQ(slots().size(), 2u);
-  // The next sync writes only the difference: A keeps slot 0, the id stays.
+  EXPECT_EQ(slots().size(), 3u);
+  // The next sync sweeps and writes only the difference: A keeps slot 0, the id stays.
   ASSERT_TRUE(
       maps_->sync({frontend(80, Protocol::kTcp, {kC, kA}), frontend(81, Protocol::kTcp, {kD})})
           .ok());
+  EXPECT_EQ(slots().size(), 3u);  // two for port 80, one for port 81, no stray
   EXPECT_EQ(held(), (std::vector<Frontend>{frontend(80, Protocol::kTcp, {kA, kC}),
                                            frontend(81, Protocol::kTcp, {kD})}));
   EXPECT_EQ(serviceIds(), (std::set<uint32_t>{1, 2}));
