@@ -4,6 +4,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 
 namespace podnet::bpf {
@@ -38,6 +39,13 @@ std::string takeLibbpfLog() {
   tLog.clear();
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   return out;
+}
+
+Error libbpfError(const std::string& what, int err) {
+  std::string message = what + ": " + std::strerror(err < 0 ? -err : err);
+  std::string log = takeLibbpfLog();
+  if (!log.empty()) message += " (libbpf: " + log + ")";
+  return makeError(Errc::kKernel, std::move(message));
 }
 
 }  // namespace podnet::bpf

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "common/result.h"
+
 namespace podnet::bpf {
 
 // Installs the callback once per process. Safe to call from many threads.
@@ -16,5 +18,9 @@ void clearLibbpfLog();
 // The calling thread's captured warnings, last lines first trimmed to a readable size; empty if
 // none.
 std::string takeLibbpfLog();
+
+// Errc::kKernel "<what>: <strerror(err)> (libbpf: <the calling thread's captured lines>)"; err
+// may be negative (libbpf's convention) or an errno.
+Error libbpfError(const std::string& what, int err);
 
 }  // namespace podnet::bpf

@@ -3,7 +3,6 @@
 #include <bpf/libbpf.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "bpf/libbpf_log.h"
 #include "pod_policy.skel.h"
@@ -13,13 +12,6 @@ namespace {
 
 uint64_t nanos(std::chrono::seconds s) {
   return static_cast<uint64_t>(std::chrono::nanoseconds(s).count());
-}
-
-Error libbpfError(const std::string& what, int err) {
-  std::string message = what + ": " + std::strerror(err < 0 ? -err : err);
-  std::string log = takeLibbpfLog();
-  if (!log.empty()) message += " (libbpf: " + log + ")";
-  return makeError(Errc::kKernel, std::move(message));
 }
 
 }  // namespace

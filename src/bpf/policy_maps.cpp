@@ -5,26 +5,13 @@
 #include <bpf/libbpf.h>
 
 #include <cerrno>
-#include <cstring>
+
+#include "bpf/pinned_map.h"
 
 namespace podnet::bpf {
 namespace {
 
-Error mapError(const char* map, const std::string& what, int err) {
-  return makeError(err == ENOENT ? Errc::kNotFound : Errc::kKernel,
-                   std::string(map) + ": " + what + ": " + std::strerror(err));
-}
-
-// What pod_policy.bpf.c (bpf/lib/maps.h) declares for each pinned map: a pinned map that differs
-// is from another podnet version, and reading it with these layouts would misread every entry.
-struct MapLayout {
-  const char* name;
-  bpf_map_type type;
-  uint32_t keySize;
-  uint32_t valueSize;
-  uint32_t maxEntries;
-};
-
+// What pod_policy.bpf.c (bpf/lib/maps.h) declares for each pinned map.
 constexpr MapLayout kIpcache{PN_MAP_IPCACHE, BPF_MAP_TYPE_LPM_TRIE, sizeof(pn_ipcache_key),
                              sizeof(pn_ipcache_value), PN_IPCACHE_MAX};
 constexpr MapLayout kEndpoints{PN_MAP_ENDPOINTS, BPF_MAP_TYPE_HASH, sizeof(pn_endpoint_key),
@@ -43,77 +30,8 @@ constexpr MapLayout kIpblocks{PN_MAP_IPBLOCKS, BPF_MAP_TYPE_LPM_TRIE, sizeof(pn_
                               sizeof(pn_ipcache_value), PN_IPBLOCKS_MAX};
 constexpr MapLayout kEvents{PN_MAP_EVENTS, BPF_MAP_TYPE_RINGBUF, 0, 0, PN_EVENTS_BYTES};
 
-std::string typeName(uint32_t type) {
-  const char* name = libbpf_bpf_map_type_str(static_cast<bpf_map_type>(type));
-  return name ? name : "type " + std::to_string(type);
-}
-
-// Opens the pin and refuses it, naming every difference, when its layout is not this podnet's.
 Result<UniqueFd> openPin(const std::string& dir, const MapLayout& want) {
-  std::string path = dir + "/" + want.name;
-  UniqueFd fd(bpf_obj_get(path.c_str()));
-  if (!fd.valid()) {
-    int err = errno;
-    return makeError(
-        err == ENOENT ? Errc::kNotFound : Errc::kKernel,
-        "pinned map " + path + ": " + std::strerror(err) +
-            (err == ENOENT ? " (load the pod policy program with this pin directory)" : ""));
-  }
-  bpf_map_info info{};
-  uint32_t length = sizeof(info);
-  if (bpf_obj_get_info_by_fd(fd.get(), &info, &length) != 0) {
-    return makeError(Errc::kKernel,
-                     "pinned map " + path + ": " + std::strerror(errno) + " (is it a BPF map?)");
-  }
-  std::string found;
-  auto differs = [&](const std::string& what, const std::string& is, const std::string& expected) {
-    if (is == expected) return;
-    found +=
-        std::string(found.empty() ? "" : ", ") + what + " " + is + " (expected " + expected + ")";
-  };
-  differs("map type", typeName(info.type), typeName(want.type));
-  differs("key size", std::to_string(info.key_size), std::to_string(want.keySize));
-  differs("value size", std::to_string(info.value_size), std::to_string(want.valueSize));
-  differs("max entries", std::to_string(info.max_entries), std::to_string(want.maxEntries));
-  if (!found.empty()) {
-    return makeError(Errc::kIncompatibleVersion,
-                     "pinned map " + path + " has another layout than this podnet's: " + found +
-                         ". An incompatible podnet version pinned it, and it is not read: stop "
-                         "podnetd, remove " +
-                         path +
-                         ", and start podnetd, which creates it with this layout and writes its "
-                         "entries again");
-  }
-  return fd;
-}
-
-Status update(int fd, const char* map, const void* key, const void* value) {
-  if (bpf_map_update_elem(fd, key, value, BPF_ANY) != 0) return mapError(map, "update", errno);
-  return okStatus();
-}
-
-Status remove(int fd, const char* map, const void* key) {
-  if (bpf_map_delete_elem(fd, key) != 0 && errno != ENOENT) return mapError(map, "delete", errno);
-  return okStatus();
-}
-
-// Every key of a hash or LPM map (get_next_key from no key walks the whole map).
-template <class Key>
-Result<std::vector<Key>> keys(int fd, const char* map) {
-  std::vector<Key> out;
-  Key key{};
-  Key next{};
-  const void* prev = nullptr;
-  while (true) {
-    if (bpf_map_get_next_key(fd, prev, &next) != 0) {
-      if (errno == ENOENT) break;
-      return mapError(map, "iterate", errno);
-    }
-    out.push_back(next);
-    key = next;
-    prev = &key;
-  }
-  return out;
+  return openPinnedMap(dir, want, "pod policy program");
 }
 
 uint8_t prefixBitsOf(const PolicyKey& key) {
@@ -125,16 +43,16 @@ uint8_t prefixBitsOf(const PolicyKey& key) {
 Status setPrefix(int fd, const char* map, const Ipv4Prefix& prefix, uint32_t identity) {
   pn_ipcache_key key{prefix.len, htonl(prefix.network().value)};
   pn_ipcache_value value{identity, 0};
-  return update(fd, map, &key, &value);
+  return updateElem(fd, map, &key, &value);
 }
 
 Status removePrefix(int fd, const char* map, const Ipv4Prefix& prefix) {
   pn_ipcache_key key{prefix.len, htonl(prefix.network().value)};
-  return remove(fd, map, &key);
+  return deleteElem(fd, map, &key);
 }
 
 Result<std::map<Ipv4Prefix, uint32_t>> prefixes(int fd, const char* map) {
-  auto raws = PODNET_TRY(keys<pn_ipcache_key>(fd, map));
+  auto raws = PODNET_TRY(mapKeys<pn_ipcache_key>(fd, map));
   std::map<Ipv4Prefix, uint32_t> out;
   for (const auto& raw : raws) {
     pn_ipcache_value value{};
@@ -241,12 +159,12 @@ Status PolicyMaps::setEndpoint(uint32_t ifindex, const Endpoint& endpoint) {
   value.flags = (endpoint.enforceIngress ? PN_EP_ENFORCE_INGRESS : 0) |
                 (endpoint.enforceEgress ? PN_EP_ENFORCE_EGRESS : 0);
   value.addr = htonl(endpoint.address.value);
-  return update(endpoints_.get(), PN_MAP_ENDPOINTS, &key, &value);
+  return updateElem(endpoints_.get(), PN_MAP_ENDPOINTS, &key, &value);
 }
 
 Status PolicyMaps::removeEndpoint(uint32_t ifindex) {
   pn_endpoint_key key{ifindex};
-  return remove(endpoints_.get(), PN_MAP_ENDPOINTS, &key);
+  return deleteElem(endpoints_.get(), PN_MAP_ENDPOINTS, &key);
 }
 
 Result<std::optional<Endpoint>> PolicyMaps::endpoint(uint32_t ifindex) {
@@ -267,7 +185,7 @@ Result<std::optional<Endpoint>> PolicyMaps::endpoint(uint32_t ifindex) {
 }
 
 Result<std::map<uint32_t, Endpoint>> PolicyMaps::endpoints() {
-  auto raws = PODNET_TRY(keys<pn_endpoint_key>(endpoints_.get(), PN_MAP_ENDPOINTS));
+  auto raws = PODNET_TRY(mapKeys<pn_endpoint_key>(endpoints_.get(), PN_MAP_ENDPOINTS));
   std::map<uint32_t, Endpoint> out;
   for (const auto& raw : raws) {
     auto ep = PODNET_TRY(endpoint(raw.ifindex));
@@ -284,16 +202,16 @@ Status PolicyMaps::setPolicy(const PolicyEntry& entry) {
   pn_policy_value value{};
   value.policy_id = entry.policyId;
   value.action = entry.action;
-  return update(policy_.get(), PN_MAP_POLICY, &key, &value);
+  return updateElem(policy_.get(), PN_MAP_POLICY, &key, &value);
 }
 
 Status PolicyMaps::removePolicy(const PolicyKey& key) {
   pn_policy_key raw = key.raw();
-  return remove(policy_.get(), PN_MAP_POLICY, &raw);
+  return deleteElem(policy_.get(), PN_MAP_POLICY, &raw);
 }
 
 Result<std::vector<PolicyEntry>> PolicyMaps::policies() {
-  auto raws = PODNET_TRY(keys<pn_policy_key>(policy_.get(), PN_MAP_POLICY));
+  auto raws = PODNET_TRY(mapKeys<pn_policy_key>(policy_.get(), PN_MAP_POLICY));
   std::vector<PolicyEntry> out;
   out.reserve(raws.size());
   for (const auto& raw : raws) {
@@ -307,7 +225,7 @@ Result<std::vector<PolicyEntry>> PolicyMaps::policies() {
 
 Status PolicyMaps::setConfig(const pn_config& config) {
   uint32_t key = 0;
-  return update(config_.get(), PN_MAP_CONFIG, &key, &config);
+  return updateElem(config_.get(), PN_MAP_CONFIG, &key, &config);
 }
 
 Result<pn_config> PolicyMaps::config() {
@@ -320,7 +238,7 @@ Result<pn_config> PolicyMaps::config() {
 }
 
 Result<std::vector<ConntrackEntry>> PolicyMaps::conntrack() {
-  auto raws = PODNET_TRY(keys<pn_ct_key>(ct_.get(), PN_MAP_CT));
+  auto raws = PODNET_TRY(mapKeys<pn_ct_key>(ct_.get(), PN_MAP_CT));
   std::vector<ConntrackEntry> out;
   out.reserve(raws.size());
   for (const auto& key : raws) {
@@ -332,12 +250,12 @@ Result<std::vector<ConntrackEntry>> PolicyMaps::conntrack() {
 }
 
 Status PolicyMaps::removeConntrack(const pn_ct_key& key) {
-  return remove(ct_.get(), PN_MAP_CT, &key);
+  return deleteElem(ct_.get(), PN_MAP_CT, &key);
 }
 
 Status PolicyMaps::clearConntrack() {
-  auto all = PODNET_TRY(keys<pn_ct_key>(ct_.get(), PN_MAP_CT));
-  for (const auto& key : all) PODNET_TRY_STATUS(remove(ct_.get(), PN_MAP_CT, &key));
+  auto all = PODNET_TRY(mapKeys<pn_ct_key>(ct_.get(), PN_MAP_CT));
+  for (const auto& key : all) PODNET_TRY_STATUS(deleteElem(ct_.get(), PN_MAP_CT, &key));
   return okStatus();
 }
 

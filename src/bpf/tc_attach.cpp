@@ -4,7 +4,6 @@
 #include <net/if.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "bpf/libbpf_log.h"
 
@@ -12,10 +11,7 @@ namespace podnet::bpf {
 namespace {
 
 Error tcError(const std::string& device, const std::string& what, int err) {
-  std::string message = "tc " + device + ": " + what + ": " + std::strerror(err < 0 ? -err : err);
-  std::string log = takeLibbpfLog();
-  if (!log.empty()) message += " (libbpf: " + log + ")";
-  return makeError(Errc::kKernel, std::move(message));
+  return libbpfError("tc " + device + ": " + what, err);
 }
 
 Result<int> ifindexOf(const std::string& device) {
